@@ -1,20 +1,21 @@
 # The two commands a user needs (README.md): `make run` and `make test`.
-# Each runs tools/setup.sh first, which installs what is missing and is quick when nothing is.
+# Each runs tools/setup.sh first, which installs what is missing and is quick when nothing is,
+# then tools/compile.sh, which recompiles the contracts only when a source changed.
 APE := .venv/bin/ape
 
-.PHONY: setup run test compile clean
+.PHONY: setup compile run test clean
 
 setup:
 	@bash tools/setup.sh
 
-run: setup
+compile: setup
+	@bash tools/compile.sh
+
+run: compile
 	$(APE) run demo
 
-test: setup
+test: compile
 	$(APE) test tests -q -p no:cacheprovider
-
-compile: setup
-	$(APE) compile
 
 clean:
 	rm -rf .build .tools out

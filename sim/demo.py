@@ -123,6 +123,9 @@ def format_report(impact: pd.DataFrame, oracles: pd.DataFrame, config: DemoConfi
         f"A whale sells ${config.whale_sale_usd:,} of ALT; the keeper updates the TWAP every "
         f"{config.block_time_s}s block (window {config.twap_window_s}s):",
         oracles.to_string(index=False, formatters=_decimal_formatters(oracles)),
+        "",
+        "The TWAP averages from the newest observation at or before now - window, so it reaches the",
+        "spot price one window after the first observation that follows the sale.",
     ]
     return "\n".join(lines)
 
