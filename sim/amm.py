@@ -86,7 +86,7 @@ class PoolAdapter:
     ) -> int:
         """Sell ``amount_in`` of ``token_in`` (an Ape contract) from ``trader``; returns the output.
 
-        Raises :class:`SlippageError` before sending anything when the quote is below the minimum.
+        Raises :class:`SlippageError` before sending anything when the quote is zero or below the minimum.
         """
         recipient = to if to is not None else trader
         zero_for_one = self.is_token0(token_in)
@@ -95,8 +95,10 @@ class PoolAdapter:
             receipt = self.pool.swapExactIn(token_in, amount_in, min_amount_out, recipient, sender=trader)
         else:
             quoted = self.quote(token_in, amount_in)
-            if quoted < min_amount_out:
-                raise SlippageError(quoted, min_amount_out)
+            if quoted == 0 or quoted < min_amount_out:
+                # Checked before the transfer: input sent to a pair whose swap then fails could be
+                # skimmed by anyone.
+                raise SlippageError(quoted, max(min_amount_out, 1))
             token_in.transfer(self.pool.address, amount_in, sender=trader)
             amount0_out, amount1_out = (0, quoted) if zero_for_one else (quoted, 0)
             receipt = self.pool.swap(amount0_out, amount1_out, recipient, b"", sender=trader)

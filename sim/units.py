@@ -17,7 +17,7 @@ Scales used across the project:
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, Inexact, InvalidOperation, localcontext
 from typing import Literal, Union
 
 WAD = 10**18
@@ -58,6 +58,7 @@ def to_units(amount: Number, decimals: int, rounding: Rounding = "exact") -> int
     _check_decimals(decimals)
     with localcontext() as ctx:
         ctx.prec = _PRECISION
+        ctx.traps[Inexact] = True  # more significant digits than the precision: refuse, never round
         scaled = to_decimal(amount).scaleb(decimals)
         if rounding == "exact":
             if scaled != scaled.to_integral_value():
@@ -76,6 +77,7 @@ def from_units(units: int, decimals: int) -> Decimal:
     _check_decimals(decimals)
     with localcontext() as ctx:
         ctx.prec = _PRECISION
+        ctx.traps[Inexact] = True
         return Decimal(units).scaleb(-decimals)
 
 

@@ -6,9 +6,19 @@ from pool_math import expected_amount_out, reserves_of
 from sim.amm import PoolAdapter, SlippageError, amount_out
 
 
-def test_python_formula_matches_the_rule():
-    for amount_in in [1, 10**6, 12_345_678_901, 10**24]:
-        assert amount_out(amount_in, 10**24, 5 * 10**12, 30) == expected_amount_out(amount_in, 10**24, 5 * 10**12, 30)
+def passes_k_check(amount_in, out, reserve_in, reserve_out, fee_bps):
+    """The pair's rule: (balance_in·BPS − amount_in·fee)·(balance_out·BPS) ≥ reserve_in·reserve_out·BPS²."""
+    adjusted_in = (reserve_in + amount_in) * 10_000 - amount_in * fee_bps
+    return adjusted_in * (reserve_out - out) * 10_000 >= reserve_in * reserve_out * 10_000**2
+
+
+@pytest.mark.parametrize("fee_bps", [0, 30, 9_999])
+def test_python_formula_is_the_largest_output_the_k_check_accepts(fee_bps):
+    for reserve_in, reserve_out in [(10**24, 5 * 10**12), (7, 10**18), (10**12, 10**12)]:
+        for amount_in in [1, 999, 10**6, 12_345_678_901, 10**24]:
+            out = amount_out(amount_in, reserve_in, reserve_out, fee_bps)
+            assert passes_k_check(amount_in, out, reserve_in, reserve_out, fee_bps)
+            assert not passes_k_check(amount_in, out + 1, reserve_in, reserve_out, fee_bps)
     with pytest.raises(ValueError):
         amount_out(0, 1, 1, 30)
 
@@ -46,3 +56,13 @@ def test_unknown_token_is_named(make_pool, make_token):
     other = make_token("OTHER", 18)
     with pytest.raises(ValueError, match=other.address):
         PoolAdapter.from_contract(pool).quote(other, 1)
+
+
+def test_v2_path_refuses_a_zero_output_before_sending(make_pool, fund, trader):
+    pool, usdc, alt = make_pool(6, 18, 2_000_000 * 10**6, 1_000_000 * 10**18, 30)
+    adapter = PoolAdapter.from_contract(pool)
+    adapter.has_swap_exact_in = False
+    fund(alt, trader, 1)
+    with pytest.raises(SlippageError):
+        adapter.swap_exact_in(trader, alt, 1, 0)  # one wei of ALT buys nothing
+    assert alt.balanceOf(trader) == 1

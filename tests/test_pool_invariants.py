@@ -44,7 +44,9 @@ def test_random_sequences_keep_the_pool_invariants(chain, make_pool, fund, lp, t
             reserve0, reserve1 = reserves()
             token_in = tokens[0] if zero_for_one else tokens[1]
             reserve_in, reserve_out = (reserve0, reserve1) if zero_for_one else (reserve1, reserve0)
-            amount_in = max(1, reserve_in * size_ppm // PPM)
+            amount_in = min(max(1, reserve_in * size_ppm // PPM), token_in.balanceOf(actor))
+            if amount_in == 0:
+                return
             out = expected_amount_out(amount_in, reserve_in, reserve_out, 30)
             if out == 0:
                 with ape.reverts(pool.InsufficientOutputAmount):
@@ -58,7 +60,8 @@ def test_random_sequences_keep_the_pool_invariants(chain, make_pool, fund, lp, t
         @rule(actor=st.sampled_from(actors), ppm0=st.integers(0, 300_000), ppm1=st.integers(0, 300_000))
         def deposit(self, actor, ppm0, ppm1):
             reserve0, reserve1 = reserves()
-            amount0, amount1 = reserve0 * ppm0 // PPM, reserve1 * ppm1 // PPM
+            amount0 = min(reserve0 * ppm0 // PPM, tokens[0].balanceOf(actor))
+            amount1 = min(reserve1 * ppm1 // PPM, tokens[1].balanceOf(actor))
             supply = pool.totalSupply()
             shares = later_deposit_shares(amount0, amount1, reserve0, reserve1, supply)
             shares_before = pool.balanceOf(actor)

@@ -35,18 +35,21 @@ def test_spot_follows_reserves(project, deployer, make_pool, fund, trader, base_
     assert oracle.latestRoundData()[1] == expected_spot(new_quote, new_base, base_decimals, quote_decimals)
 
 
-@pytest.mark.parametrize("feed_decimals", [8, 18])
-def test_quote_priced_by_another_feed(project, deployer, make_pool, chain, feed_decimals):
-    # ALT/WETH pool; WETH at $3,000.12345678 from a feed of 8 or 18 decimals.
-    reserve_alt, reserve_weth = 600_000 * 10**18, 400 * 10**18
+@pytest.mark.parametrize(
+    "feed_decimals,weth_answer",
+    [(8, 3_000_12345678), (18, 3_000_123456789012345678), (6, 3_000_123456)],
+)
+def test_quote_priced_by_another_feed(project, deployer, make_pool, chain, feed_decimals, weth_answer):
+    # ALT/WETH pool; WETH near $3,000 from feeds of 8, 18 and 6 decimals, with every digit used.
+    reserve_alt, reserve_weth = 600_000 * 10**18 + 3, 400 * 10**18 + 7
     pool, alt, weth = make_pool(18, 18, reserve_alt, reserve_weth)
-    weth_answer = 3_000_12345678 * 10 ** (feed_decimals - 8)
     weth_feed = project.MockAggregator.deploy(feed_decimals, "WETH / USD", weth_answer, sender=deployer)
     feed_time = chain.blocks.head.timestamp
     oracle = project.PoolSpotAggregator.deploy(pool, alt, weth_feed, "ALT / USD", sender=deployer)
     chain.mine(timestamp=feed_time + 500)
     _, answer, started_at, updated_at, _ = oracle.latestRoundData()
-    assert answer == expected_spot(reserve_weth, reserve_alt, 18, 18, 3_000_12345678)
+    # one rounding: reserve_weth/reserve_alt × answer/10^feed_decimals in USD with 8 decimals
+    assert answer == reserve_weth * weth_answer * USD // (reserve_alt * 10**feed_decimals)
     assert started_at == updated_at == feed_time  # as stale as its quote feed
 
 

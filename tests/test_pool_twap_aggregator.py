@@ -30,10 +30,24 @@ def to_usd(price_q112):
     return price_q112 * 10**18 * 10**8 // (Q112 * 10**6)
 
 
-@pytest.fixture
-def scripted(project, deployer, make_pool, fund, trader, keeper, chain):
+def tokens_in_order(make_token, alt_is_token0):
+    """A fresh ALT (18 decimals) and USDC (6) whose address order puts ALT where asked, so both of
+    the pool's accumulators (price0 and price1) get tested."""
+    while True:
+        alt, usdc = make_token("ALT", 18), make_token("USDC", 6)
+        if (int(alt.address, 16) < int(usdc.address, 16)) == alt_is_token0:
+            return alt, usdc
+
+
+@pytest.fixture(params=[True, False], ids=["alt-is-token0", "alt-is-token1"])
+def scripted(request, project, deployer, make_token, fund, lp, trader, keeper, chain):
     """Run the script: keeper updates every BLOCK_S, swaps between. Returns (twap, price path, keeper times)."""
-    pool, alt, usdc = make_pool(18, 6, RESERVE_ALT, RESERVE_USDC)
+    alt, usdc = tokens_in_order(make_token, request.param)
+    pool = project.ConstantProductPool.deploy(alt, usdc, 30, sender=deployer)
+    assert (pool.token0() == alt.address) == request.param
+    alt.mint(pool, RESERVE_ALT, sender=deployer)
+    usdc.mint(pool, RESERVE_USDC, sender=deployer)
+    pool.mint(lp, sender=lp)
     twap = project.PoolTwapAggregator.deploy(pool, alt, ape.utils.ZERO_ADDRESS, WINDOW_S, 64, "ALT / USD TWAP", sender=deployer)
     fund(alt, trader, 10**30, spender=pool)
     fund(usdc, trader, 10**18, spender=pool)
@@ -75,7 +89,9 @@ def test_twap_equals_hand_computed_mean_over_exact_window(scripted):
 def test_twap_period_starts_at_newest_observation_before_window(scripted, chain):
     twap, price_path, keeper_times = scripted
     chain.mine(timestamp=keeper_times[-1] + 30)  # no keeper update for 30 s
-    _, answer, started_at, now, _ = twap.latestRoundData()
+    now = chain.blocks.head.timestamp
+    _, answer, started_at, updated_at, _ = twap.latestRoundData()
+    assert updated_at == keeper_times[-1]  # the newest observation: a stalled keeper shows
     start = max(t for t in keeper_times if t <= now - WINDOW_S)
     assert start < now - WINDOW_S
     assert started_at == start
@@ -102,9 +118,20 @@ def test_reading_before_a_full_window_reverts(project, deployer, make_pool, keep
         twap.latestRoundData()
 
 
+def test_updates_closer_than_the_gap_are_skipped(project, deployer, make_pool, keeper, chain):
+    pool, alt, _ = make_pool(18, 6, RESERVE_ALT, RESERVE_USDC)
+    twap = project.PoolTwapAggregator.deploy(pool, alt, ape.utils.ZERO_ADDRESS, 600, 11, "T", sender=deployer)
+    assert twap.minObservationGapS() == 60  # 600 s over the 10 gaps between 11 slots
+    start = chain.blocks.head.timestamp + 10
+    for offset in [0, 1, 30, 59, 60, 119, 120]:  # a caller trying to flush the ring
+        chain.pending_timestamp = start + offset
+        twap.update(sender=keeper)
+    assert [twap.observationAt(i)[0] for i in range(twap.observationCount())] == [start, start + 60, start + 120]
+
+
 def test_ring_keeps_the_newest_observations(project, deployer, make_pool, keeper, chain):
     pool, alt, _ = make_pool(18, 6, RESERVE_ALT, RESERVE_USDC)
-    twap = project.PoolTwapAggregator.deploy(pool, alt, ape.utils.ZERO_ADDRESS, WINDOW_S, 3, "T", sender=deployer)
+    twap = project.PoolTwapAggregator.deploy(pool, alt, ape.utils.ZERO_ADDRESS, 2 * BLOCK_S, 3, "T", sender=deployer)
     start = chain.blocks.head.timestamp + 10
     for i in range(5):
         chain.pending_timestamp = start + i * BLOCK_S

@@ -68,3 +68,9 @@ def test_mul_div_and_rescale_round_as_asked():
 def test_usd_value():
     # 2.5 WBTC (8 decimals) at $65,000.5 -> $162,501.25
     assert units.usd_value(250_000_000, 8, 65000_50000000) == 162501_25000000
+
+
+def test_more_digits_than_the_precision_are_refused_not_rounded():
+    too_long = "0." + "9" * 125
+    with pytest.raises(ArithmeticError):
+        units.to_units(too_long, 18, "floor")

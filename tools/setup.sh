@@ -17,11 +17,20 @@ cd "$root"
 say() { printf '[setup] %s\n' "$*" >&2; }
 newer() { [ ! -e "$2" ] || [ -n "$(find "$1" -newer "$2" -print -quit)" ]; }
 
-python_bin="${PYTHON:-python3}"
+python_bin="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 venv="$root/.venv"
 py_stamp="$venv/.installed"
-if [ ! -x "$venv/bin/python" ]; then
+venv_ok() {
+  "$venv/bin/python" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null &&
+    "$venv/bin/python" -m pip --version >/dev/null 2>&1
+}
+if ! venv_ok; then
+  if ! "$python_bin" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null; then
+    say "Python 3.11 is required (eth-ape's pins); found $("$python_bin" --version 2>&1). Set PYTHON=/path/to/python3.11"
+    exit 1
+  fi
   say "creating virtualenv in .venv"
+  rm -rf "$venv"
   "$python_bin" -m venv "$venv"
 fi
 if newer pyproject.toml "$py_stamp" || newer requirements.lock "$py_stamp"; then
@@ -44,11 +53,12 @@ fi
 solc_version="$(node -p "require('./node_modules/solc/package.json').version")"
 solcx_dir="$root/.tools/solcx"
 solc_shim="$solcx_dir/solc-v$solc_version"
-if [ ! -x "$solc_shim" ]; then
+shim_text="$(printf '#!/bin/sh\nexec node "%s/tools/solc/solc.cjs" "$@"' "$root")"
+if [ ! -x "$solc_shim" ] || [ "$(cat "$solc_shim")" != "$shim_text" ]; then
   say "installing the solc-js wrapper as $solc_shim"
   mkdir -p "$solcx_dir"
   rm -f "$solcx_dir"/solc-v*
-  printf '#!/bin/sh\nexec node "%s/tools/solc/solc.cjs" "$@"\n' "$root" > "$solc_shim"
+  printf '%s\n' "$shim_text" > "$solc_shim"
   chmod +x "$solc_shim"
 fi
 

@@ -82,17 +82,23 @@ abstract contract PoolPriceSource is AggregatorV3Interface, IOracleErrors {
         updatedAt = blockTimestampLast;
     }
 
-    /// @dev USD price (8 decimals) of the quote token and when it was last updated.
-    function _quotePriceUsd() internal view returns (uint256 priceUsd, uint256 updatedAt) {
-        if (address(quoteAggregator) == address(0)) return (USD_PRICE_UNIT, block.timestamp);
-        (, int256 answer,, uint256 quoteUpdatedAt,) = quoteAggregator.latestRoundData();
-        if (answer <= 0) revert InvalidQuotePrice(address(quoteAggregator), answer);
-        return (Math.mulDiv(uint256(answer), USD_PRICE_UNIT, _quoteAggregatorUnit), quoteUpdatedAt);
+    /// @dev The quote token's USD price as the fraction answer / answerUnit, and when it was updated.
+    function _quotePrice() internal view returns (uint256 answer, uint256 answerUnit, uint256 updatedAt) {
+        if (address(quoteAggregator) == address(0)) return (USD_PRICE_UNIT, USD_PRICE_UNIT, block.timestamp);
+        (, int256 quoteAnswer,, uint256 quoteUpdatedAt,) = quoteAggregator.latestRoundData();
+        if (quoteAnswer <= 0) revert InvalidQuotePrice(address(quoteAggregator), quoteAnswer);
+        return (uint256(quoteAnswer), _quoteAggregatorUnit, quoteUpdatedAt);
     }
 
-    /// @dev USD price (8 decimals) of one whole base token, given quote-per-base in raw units as the
-    ///      fraction quoteRaw / baseRaw: quoteRaw·10^baseDecimals·quotePriceUsd / (baseRaw·10^quoteDecimals).
-    function _usdPrice(uint256 quoteRaw, uint256 baseRaw, uint256 quotePriceUsd) internal view returns (int256) {
-        return SafeCast.toInt256(Math.mulDiv(quoteRaw, _baseUnit * quotePriceUsd, baseRaw * _quoteUnit));
+    /// @dev USD price (8 decimals, rounded down once) of one whole base token, given quote-per-base in
+    ///      raw units as quoteRaw / baseRaw and the quote's USD price as answer / answerUnit:
+    ///      quoteRaw·10^baseDecimals·answer·1e8 / (baseRaw·10^quoteDecimals·answerUnit).
+    function _usdPrice(uint256 quoteRaw, uint256 baseRaw, uint256 answer, uint256 answerUnit)
+        internal
+        view
+        returns (int256)
+    {
+        uint256 price = Math.mulDiv(quoteRaw, _baseUnit * answer * USD_PRICE_UNIT, baseRaw * _quoteUnit * answerUnit);
+        return SafeCast.toInt256(price);
     }
 }

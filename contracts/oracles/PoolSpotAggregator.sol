@@ -21,8 +21,9 @@ contract PoolSpotAggregator is PoolPriceSource {
     ///         (the block time when the quote is fixed at $1): a derived price is as stale as its input.
     function latestRoundData() public view override returns (uint80, int256, uint256, uint256, uint80) {
         (uint256 reserveBase, uint256 reserveQuote,) = _baseQuoteReserves();
-        (uint256 quotePriceUsd, uint256 updatedAt) = _quotePriceUsd();
+        (uint256 quoteAnswer, uint256 quoteAnswerUnit, uint256 updatedAt) = _quotePrice();
         uint80 roundId = _currentRoundId();
-        return (roundId, _usdPrice(reserveQuote, reserveBase, quotePriceUsd), updatedAt, updatedAt, roundId);
+        int256 answer = _usdPrice(reserveQuote, reserveBase, quoteAnswer, quoteAnswerUnit);
+        return (roundId, answer, updatedAt, updatedAt, roundId);
     }
 }

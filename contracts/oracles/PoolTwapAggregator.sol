@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
 import {PoolPriceSource} from "./PoolPriceSource.sol";
 
 /// @title PoolTwapAggregator
@@ -11,9 +13,11 @@ import {PoolPriceSource} from "./PoolPriceSource.sol";
 ///      `now` averages over [start, now], where `start` is the newest observation at or before
 ///      `now − windowS`. The period is therefore exactly `windowS` when an observation sits at that
 ///      instant (a keeper that updates every block with `windowS` a multiple of the block time), and
-///      longer by less than the keeper's update interval otherwise. Readings revert with
-///      `InsufficientHistory` until an observation is at least `windowS` old, so the capacity must
-///      cover the window: `observationCapacity × update interval > windowS`.
+///      longer by less than the keeper's update interval otherwise. Updates closer together than
+///      `minObservationGapS` = ceil(windowS / (capacity − 1)) are skipped, so the ring always spans
+///      a window and nobody can flush the history by calling `update()` every block; for an exact
+///      window, give the keeper's interval as the gap (capacity = windowS / interval + 1 or more).
+///      Readings revert with `InsufficientHistory` until an observation is `windowS` old.
 ///      The manipulation cost is the point: moving this price needs the pool held off-price for a
 ///      large part of the window, not for one transaction.
 contract PoolTwapAggregator is PoolPriceSource {
@@ -31,6 +35,9 @@ contract PoolTwapAggregator is PoolPriceSource {
     uint32 public immutable windowS;
     /// @notice Number of observations kept (oldest are overwritten).
     uint16 public immutable observationCapacity;
+    /// @notice Least time between two observations: windowS / (capacity − 1), rounded up, so that
+    ///      no caller can push the history out of the ring faster than a window.
+    uint256 public immutable minObservationGapS;
     /// @notice Observations stored so far, up to the capacity.
     uint16 public observationCount;
     uint16 private _nextSlot;
@@ -53,13 +60,15 @@ contract PoolTwapAggregator is PoolPriceSource {
         if (windowS_ == 0 || observationCapacity_ < 2) revert InvalidTwapConfig(windowS_, observationCapacity_);
         windowS = windowS_;
         observationCapacity = observationCapacity_;
+        minObservationGapS = Math.ceilDiv(windowS_, uint256(observationCapacity_) - 1);
     }
 
     /// @notice Records the pool's price accumulator at the current block time (keeper call; see the
-    ///         contract notes). At most one observation per timestamp; a second call is a no-op.
+    ///         contract notes). A call less than `minObservationGapS` after the newest observation
+    ///         is a no-op.
     /// @return recorded Whether an observation was stored.
     function update() external returns (bool recorded) {
-        if (observationCount > 0 && _observation(observationCount - 1).timestamp == block.timestamp) return false;
+        if (observationCount > 0 && block.timestamp < _newestObservationTimestamp() + minObservationGapS) return false;
         uint256 priceCumulative = _currentPriceCumulative();
         _slots[_nextSlot] = Observation({timestamp: uint64(block.timestamp), priceCumulative: priceCumulative});
         _nextSlot = uint16((uint256(_nextSlot) + 1) % observationCapacity);
@@ -92,13 +101,21 @@ contract PoolTwapAggregator is PoolPriceSource {
         return (observation.timestamp, observation.priceCumulative);
     }
 
-    /// @notice The TWAP in USD (8 decimals). `startedAt` is the start of the averaging period;
-    ///         `updatedAt` is the quote feed's update time (the block time when the quote is $1).
+    /// @notice The TWAP in USD (8 decimals). `startedAt` is the start of the averaging period.
+    ///         `updatedAt` is the newest observation's time, or the quote feed's update time if that is
+    ///         older: when the keeper stops, the average stretches over a longer period, and a
+    ///         consumer's staleness check on `updatedAt` catches it.
     function latestRoundData() public view override returns (uint80, int256, uint256, uint256, uint80) {
         (uint256 averagePriceQ112, uint256 periodStartS) = consult();
-        (uint256 quotePriceUsd, uint256 updatedAt) = _quotePriceUsd();
+        (uint256 quoteAnswer, uint256 quoteAnswerUnit, uint256 quoteUpdatedAt) = _quotePrice();
+        uint256 updatedAt = Math.min(_newestObservationTimestamp(), quoteUpdatedAt);
+        int256 answer = _usdPrice(averagePriceQ112, Q112, quoteAnswer, quoteAnswerUnit);
         uint80 roundId = _currentRoundId();
-        return (roundId, _usdPrice(averagePriceQ112, Q112, quotePriceUsd), periodStartS, updatedAt, roundId);
+        return (roundId, answer, periodStartS, updatedAt, roundId);
+    }
+
+    function _newestObservationTimestamp() private view returns (uint256) {
+        return _observation(observationCount - 1).timestamp;
     }
 
     /// @dev The base token's accumulator as it would read after an update now (V2 oracle library).
