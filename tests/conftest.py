@@ -73,3 +73,43 @@ def make_pool(project, deployer, lp, make_token, fund):
         return pool, token_a, token_b
 
     return make
+
+
+class LendingMarket:
+    """A LendingPool with one collateral-only reserve and one borrowable reserve, and their feeds."""
+
+    COLLATERAL_LTV_BPS, COLLATERAL_LT_BPS, COLLATERAL_BONUS_BPS = 7_500, 8_000, 10_500
+    DEBT_LTV_BPS, DEBT_LT_BPS, DEBT_BONUS_BPS = 8_000, 8_500, 10_500
+
+    def __init__(self, pool, collateral, debt, collateral_feed, debt_feed):
+        self.pool, self.collateral, self.debt = pool, collateral, debt
+        self.collateral_feed, self.debt_feed = collateral_feed, debt_feed
+
+
+@pytest.fixture(scope="session")
+def make_lending(project, deployer, make_token):
+    """make(collateral_decimals, debt_decimals): ALT-like collateral at $2, a stablecoin at $1."""
+
+    def make(collateral_decimals: int = 18, debt_decimals: int = 6):
+        collateral = make_token("ALT", collateral_decimals)
+        debt = make_token("USDC", debt_decimals)
+        collateral_feed = project.MockAggregator.deploy(8, "ALT / USD", 2 * 10**8, sender=deployer)
+        debt_feed = project.MockAggregator.deploy(8, "USDC / USD", 10**8, sender=deployer)
+        pool = project.LendingPool.deploy(sender=deployer)
+        m = LendingMarket
+        pool.listReserve(collateral, collateral_feed, m.COLLATERAL_LTV_BPS, m.COLLATERAL_LT_BPS, m.COLLATERAL_BONUS_BPS, False, sender=deployer)
+        pool.listReserve(debt, debt_feed, m.DEBT_LTV_BPS, m.DEBT_LT_BPS, m.DEBT_BONUS_BPS, True, sender=deployer)
+        return LendingMarket(pool, collateral, debt, collateral_feed, debt_feed)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def supply(fund):
+    """Mint ``amount`` to ``account`` and supply it to the market's pool on its own behalf."""
+
+    def give(market, token, account, amount):
+        fund(token, account, amount, spender=market.pool)
+        market.pool.supply(token, amount, account, sender=account)
+
+    return give
