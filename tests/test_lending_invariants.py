@@ -3,10 +3,10 @@ price moves and liquidations. The pool's token balances always equal its account
 created or destroyed, no healthy account is liquidated and no withdrawal leaves HF < 1."""
 
 import ape
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from stateful import run_machine
 from lending_math import USD, WAD
 
 MAX_UINT256 = 2**256 - 1
@@ -108,13 +108,4 @@ def test_random_lending_sequences_keep_the_invariants(chain, accounts, make_lend
                 assert sum(user_reserve(h, token)[0] for h in holders) == reserve.totalSupplied
                 assert sum(user_reserve(h, token)[1] for h in holders) == reserve.totalDebt
 
-    run_state_machine_as_test(
-        LendingMachine,
-        settings=settings(
-            max_examples=15,
-            stateful_step_count=15,
-            deadline=None,
-            derandomize=True,
-            suppress_health_check=[HealthCheck.too_slow],
-        ),
-    )
+    run_machine(LendingMachine, max_examples=15, steps=15)

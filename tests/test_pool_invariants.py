@@ -2,10 +2,10 @@
 create or destroy tokens, and never pay anyone more than their pro-rata share."""
 
 import ape
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from stateful import run_machine
 from pool_math import expected_amount_out, later_deposit_shares
 
 RESERVE_A, RESERVE_B = 2_000_000 * 10**6, 1_000_000 * 10**18
@@ -107,13 +107,4 @@ def test_random_sequences_keep_the_pool_invariants(chain, make_pool, fund, lp, t
         def nothing_created_or_destroyed(self):
             assert token_totals() == totals_at_start
 
-    run_state_machine_as_test(
-        PoolMachine,
-        settings=settings(
-            max_examples=25,
-            stateful_step_count=12,
-            deadline=None,
-            derandomize=True,
-            suppress_health_check=[HealthCheck.too_slow],
-        ),
-    )
+    run_machine(PoolMachine, max_examples=25, steps=12)
