@@ -17,7 +17,7 @@ def market(make_lending, supply, deployer, lp, whale):
     return market
 
 
-def test_indexes_follow_the_rate_model_over_two_periods(market, supply, lp, whale, chain):
+def test_indexes_follow_the_rate_model_over_two_periods(market, fund, lp, whale, chain):
     pool, usdc = market.pool, market.debt
     t1 = chain.blocks.head.timestamp + 100
     chain.pending_timestamp = t1
@@ -26,14 +26,16 @@ def test_indexes_follow_the_rate_model_over_two_periods(market, supply, lp, whal
     utilization = RAY // 2  # 500,000 borrowed of 1,000,000
     rate1 = borrow_rate(utilization, BASE, SLOPE1, SLOPE2, OPTIMAL)
     assert rate1 == 45 * RAY // 1_000  # 2% + 4% × 50/80
-    supply_rate1 = rate1 * utilization // RAY
+    # Suppliers earn what borrowers pay, spread over what suppliers are owed: rate × debt / supplied.
+    supply_rate1 = rate1 * 500_000 * 10**6 // (1_000_000 * 10**6)
     reserve = pool.getReserveData(usdc)
     assert (reserve.borrowRateRay, reserve.liquidityRateRay) == (rate1, supply_rate1)
 
     # Period 1: 30 days at rate1. A 1-USDC supply at its end accrues and resets the rates.
     t2 = t1 + 30 * DAY
+    fund(usdc, lp, 10**6, spender=pool)
     chain.pending_timestamp = t2
-    supply(market, usdc, lp, 10**6)
+    pool.supply(usdc, 10**6, lp, sender=lp)
     borrow_index = compounded_growth(rate1, 30 * DAY)
     liquidity_index = linear_growth(supply_rate1, 30 * DAY)
     assert pool.getReserveIndexes(usdc) == (liquidity_index, borrow_index)
@@ -41,8 +43,11 @@ def test_indexes_follow_the_rate_model_over_two_periods(market, supply, lp, whal
     cash = 500_000 * 10**6 + 10**6
     utilization2 = debt * RAY // (debt + cash)
     rate2 = borrow_rate(utilization2, BASE, SLOPE1, SLOPE2, OPTIMAL)
-    supply_rate2 = rate2 * utilization2 // RAY
+    lender_scaled = 1_000_000 * 10**6 + 10**6 * RAY // liquidity_index  # second supply scaled down
+    supplied = lender_scaled * liquidity_index // RAY
+    supply_rate2 = rate2 * debt // supplied
     assert pool.getReserveData(usdc).borrowRateRay == rate2
+    assert pool.getReserveData(usdc).liquidityRateRay == supply_rate2
 
     # Period 2: 10 days at rate2, read without any transaction (views include pending interest).
     chain.mine(timestamp=t2 + 10 * DAY)
@@ -50,7 +55,6 @@ def test_indexes_follow_the_rate_model_over_two_periods(market, supply, lp, whal
     liquidity_index2 = liquidity_index * linear_growth(supply_rate2, 10 * DAY) // RAY
     assert pool.getReserveIndexes(usdc) == (liquidity_index2, borrow_index2)
     assert pool.getUserReserve(whale, usdc) == (0, ceil_div(500_000 * 10**6 * borrow_index2, RAY))
-    lender_scaled = 1_000_000 * 10**6 + 10**6 * RAY // liquidity_index  # second supply scaled down
     assert pool.getUserReserve(lp, usdc)[0] == lender_scaled * liquidity_index2 // RAY
     # The debt compounds while the supply index grows linearly: what is owed to suppliers stays
     # covered by cash plus debt.

@@ -84,8 +84,10 @@ def test_partial_debt_to_cover_is_respected(make_lending, supply, fund, roles, d
     seized, repaid, fee = liquidation(cover, COLLATERAL_TOKENS * 10**collateral_decimals, USD, debt_decimals, PRICE_50_PCT_REGIME, collateral_decimals, M.COLLATERAL_BONUS_BPS, 0)
     fund(market.debt, roles["liquidator"], cover, spender=market.pool)
     market.pool.liquidationCall(market.collateral, market.debt, roles["borrower"], cover, sender=roles["liquidator"])
-    assert (repaid, fee) == (cover, 0)
+    assert market.debt.balanceOf(roles["liquidator"]) == 0  # exactly `cover` was pulled
+    assert market.pool.getUserReserve(roles["borrower"], market.debt) == (0, BORROWED_TOKENS * 10**debt_decimals - cover)
     assert market.collateral.balanceOf(roles["liquidator"]) == seized
+    assert seized < COLLATERAL_TOKENS * 10**collateral_decimals and repaid == cover
 
 
 # Borrow 8,000 against 10,000 collateral with LT 80%: HF equals the collateral price in dollars.

@@ -234,3 +234,15 @@ def test_configuration_is_stored_and_announced(market, deployer, stranger):
     assert (debt_config.supplyCap, debt_config.borrowCap) == (7, 8)
     assert (pool.treasury(), pool.closeFactorBps(), pool.fullLiquidationHealthFactorWad()) == (stranger.address, 4_000, 9 * WAD // 10)
     assert list(pool.getReservesList()) == [market.collateral.address, market.debt.address]
+
+
+def test_any_max_oracle_age_is_safe(market, borrower_with_collateral, deployer):
+    market.pool.setMaxOracleAge(MAX_UINT256, sender=deployer)  # must not overflow the staleness check
+    market.pool.borrow(market.debt, 1, sender=borrower_with_collateral)
+
+
+def test_price_below_the_base_unit_is_refused(market, borrower_with_collateral, deployer, project):
+    feed18 = project.MockAggregator.deploy(18, "ALT / USD", 10**10 - 1, sender=deployer)  # < 1e-8 USD
+    market.pool.setOracle(market.collateral, feed18, sender=deployer)
+    with ape.reverts(market.pool.InvalidPrice, asset=market.collateral.address, answer=10**10 - 1):
+        market.pool.getUserAccountData(borrower_with_collateral)

@@ -235,6 +235,7 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
             revert SupplyCapExceeded(asset, suppliedAfter, config.supplyCap);
         }
         uint256 scaled = Math.mulDiv(amount, RAY, state.liquidityIndexRay); // down: against the supplier
+        if (scaled == 0) revert ZeroAmount(); // too small to credit anything
         _scaledCollateral[onBehalfOf][asset] += scaled;
         state.totalScaledSupply += scaled;
         state.cash += amount;
@@ -361,6 +362,9 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
 
         _burnDebt(user, debtAsset, debtState, vars.debtRepaid, vars.userDebt);
         debtState.cash += vars.debtRepaid;
+        if (vars.collateralSeized > collateralState.cash) {
+            revert InsufficientLiquidity(collateralAsset, vars.collateralSeized, collateralState.cash);
+        }
         _burnCollateral(user, collateralAsset, collateralState, vars.collateralSeized, vars.userCollateral);
         collateralState.cash -= vars.collateralSeized;
         _updateRates(debtAsset);
@@ -471,7 +475,7 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
 
     /// @notice The price of `asset` the pool uses now: USD with 8 decimals, validated.
     function getAssetPrice(address asset) external view returns (uint256) {
-        return _price(asset);
+        return _price(asset, false);
     }
 
     // ================================================================== internals: state
@@ -503,14 +507,15 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
     function _updateRates(address asset) internal {
         ReserveConfig storage config = _configs[asset];
         ReserveState storage state = _states[asset];
-        uint256 utilization = InterestRateMath.utilizationRay(_totalDebt(state), state.cash);
+        uint256 totalDebt = _totalDebt(state);
+        uint256 utilization = InterestRateMath.utilizationRay(totalDebt, state.cash);
         uint256 borrowRate = config.optimalUtilizationBps == 0
             ? 0
             : InterestRateMath.borrowRateRay(
                 utilization, config.baseRateBps, config.slope1Bps, config.slope2Bps, config.optimalUtilizationBps
             );
         state.borrowRateRay = borrowRate;
-        state.liquidityRateRay = InterestRateMath.liquidityRateRay(borrowRate, utilization);
+        state.liquidityRateRay = InterestRateMath.liquidityRateRay(borrowRate, totalDebt, _totalSupplied(state));
         emit ReserveDataUpdated(
             asset, state.liquidityRateRay, borrowRate, state.liquidityIndexRay, state.borrowIndexRay
         );
@@ -593,14 +598,18 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
 
     // ================================================================== internals: prices and health
 
-    /// @dev The validated price of `asset` in USD with 8 decimals.
-    function _price(address asset) internal view returns (uint256) {
+    /// @dev The validated price of `asset` in USD with 8 decimals, rescaled from the oracle's
+    ///      decimals rounding down (collateral) or up (debt): against the user.
+    function _price(address asset, bool roundUp) internal view returns (uint256 price) {
         ReserveConfig storage config = _configs[asset];
         (, int256 answer,, uint256 updatedAt,) = AggregatorV3Interface(config.oracle).latestRoundData();
         if (answer <= 0) revert InvalidPrice(asset, answer);
         uint256 maxAge = maxOracleAgeS;
-        if (maxAge != 0 && block.timestamp > updatedAt + maxAge) revert StalePrice(asset, updatedAt, maxAge);
-        return Math.mulDiv(uint256(answer), BASE_UNIT, config.oracleUnit);
+        if (maxAge != 0 && updatedAt < block.timestamp && block.timestamp - updatedAt > maxAge) {
+            revert StalePrice(asset, updatedAt, maxAge);
+        }
+        price = Math.mulDiv(uint256(answer), BASE_UNIT, config.oracleUnit, roundUp ? Math.Rounding.Ceil : Math.Rounding.Floor);
+        if (price == 0) revert InvalidPrice(asset, answer); // below 1e-8 USD: not usable
     }
 
     function _liquidationPrices(address collateralAsset, address debtAsset)
@@ -608,9 +617,9 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
         view
         returns (LiquidationMath.Prices memory prices)
     {
-        prices.debtPrice = _price(debtAsset);
+        prices.debtPrice = _price(debtAsset, false);
         prices.debtUnit = _configs[debtAsset].assetUnit;
-        prices.collateralPrice = _price(collateralAsset);
+        prices.collateralPrice = _price(collateralAsset, false);
         prices.collateralUnit = _configs[collateralAsset].assetUnit;
     }
 
@@ -624,18 +633,18 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
             uint256 scaledDebt = _scaledDebt[user][asset];
             if (scaledCollateral == 0 && scaledDebt == 0) continue;
             ReserveConfig storage config = _configs[asset];
-            uint256 price = _price(asset);
             (uint256 liquidityIndex, uint256 borrowIndex) = _currentIndexes(asset);
             if (scaledCollateral != 0 && config.liquidationThresholdBps != 0) {
-                uint256 value =
-                    Math.mulDiv(_collateralBalance(user, asset, liquidityIndex), price, config.assetUnit);
+                uint256 value = Math.mulDiv(
+                    _collateralBalance(user, asset, liquidityIndex), _price(asset, false), config.assetUnit
+                );
                 account.collateralBase += value;
                 account.ltvWeightedBase += value * config.ltvBps;
                 account.thresholdWeightedBase += value * config.liquidationThresholdBps;
             }
             if (scaledDebt != 0) {
                 account.debtBase += Math.mulDiv(
-                    _debtBalance(user, asset, borrowIndex), price, config.assetUnit, Math.Rounding.Ceil
+                    _debtBalance(user, asset, borrowIndex), _price(asset, true), config.assetUnit, Math.Rounding.Ceil
                 );
             }
         }

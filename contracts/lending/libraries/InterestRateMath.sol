@@ -36,9 +36,15 @@ library InterestRateMath {
             + Math.mulDiv(uint256(slope2Bps) * BPS_TO_RAY, utilization - optimal, RAY - optimal);
     }
 
-    /// @notice Supply rate (RAY): what borrowers pay, spread over all supplied funds (no reserve factor).
-    function liquidityRateRay(uint256 borrowRate, uint256 utilization) internal pure returns (uint256) {
-        return Math.mulDiv(borrowRate, utilization, RAY);
+    /// @notice Supply rate (RAY): what borrowers pay, spread over all that suppliers are owed (no
+    ///         reserve factor). Suppliers' claims include any deficit, so bad debt earns nothing and
+    ///         the interest paid never exceeds the interest received.
+    function liquidityRateRay(uint256 borrowRate, uint256 totalDebt, uint256 totalSupplied)
+        internal
+        pure
+        returns (uint256)
+    {
+        return totalSupplied == 0 ? 0 : Math.mulDiv(borrowRate, totalDebt, totalSupplied);
     }
 
     /// @notice Growth factor of the supply index over `elapsedS`: 1 + rate·t (linear, as Aave).
