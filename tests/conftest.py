@@ -113,3 +113,33 @@ def supply(fund):
         market.pool.supply(token, amount, account, sender=account)
 
     return give
+
+
+class PerpMarket:
+    """A PerpExchange with one market (ALT-PERP) on a stablecoin, its index feed and its parameters."""
+
+    V_BASE, V_QUOTE = 1_000_000 * 10**18, 2_000_000 * 10**18  # $2 mark, $2M of virtual quote
+    INITIAL_MARGIN_BPS, MAINTENANCE_MARGIN_BPS, LIQUIDATION_FEE_BPS = 1_000, 500, 100
+
+    def __init__(self, exchange, usdc, index_feed, market_id, trading_fee_bps):
+        self.exchange, self.usdc, self.index_feed = exchange, usdc, index_feed
+        self.id, self.trading_fee_bps = market_id, trading_fee_bps
+        self.unit = 10 ** usdc.decimals()
+
+
+@pytest.fixture(scope="session")
+def make_perp(project, deployer, make_token):
+    """make(trading_fee_bps, collateral_decimals): a fresh exchange with ALT-PERP at $2."""
+
+    def make(trading_fee_bps: int = 0, collateral_decimals: int = 6):
+        usdc = make_token("USDC", collateral_decimals)
+        index_feed = project.MockAggregator.deploy(8, "ALT / USD", 2 * 10**8, sender=deployer)
+        exchange = project.PerpExchange.deploy(usdc, sender=deployer)
+        m = PerpMarket
+        exchange.listMarket(
+            "ALT-PERP", index_feed, m.V_BASE, m.V_QUOTE, m.INITIAL_MARGIN_BPS, m.MAINTENANCE_MARGIN_BPS,
+            m.LIQUIDATION_FEE_BPS, trading_fee_bps, sender=deployer,
+        )
+        return PerpMarket(exchange, usdc, index_feed, 0, trading_fee_bps)
+
+    return make
