@@ -85,3 +85,16 @@ def funding_payment_per_base(mark, index, factor_wad, max_rate_wad):
     rate = tdiv(premium * factor_wad, WAD)
     rate = max(-max_rate_wad, min(max_rate_wad, rate))
     return rate, tdiv(rate * index, WAD)
+
+
+def product_to_collateral(a, b, unit, round_up):
+    """|a × b| / WAD (both WAD) in collateral units, rounded once: funding amounts."""
+    numerator = abs(a) * abs(b) * unit
+    return ceil_div(numerator, WAD * WAD) if round_up else numerator // (WAD * WAD)
+
+
+def funding_owed(size, cumulative_delta, unit):
+    """What a position owes (> 0, rounded up) or is owed (< 0, rounded down) for a funding delta."""
+    pays = (size > 0) == (cumulative_delta > 0)
+    owed = product_to_collateral(size, cumulative_delta, unit, round_up=pays)
+    return owed if pays else -owed

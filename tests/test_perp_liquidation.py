@@ -122,6 +122,7 @@ def test_adl_takes_counterparties_in_descending_score(make_perp, fund, deployer,
     pm = make_perp(0)
     ex = pm.exchange
     long_trader = roles["long"]
+    seed_insurance(pm, fund, deployer, 50 * pm.unit)  # far less than the loss
     open_position(pm, fund, long_trader, True, 2_000 * pm.unit, 10 * WAD)
     shorts = {  # different entries, PnL and leverage
         accounts[7]: (2_000 * pm.unit, 2 * WAD),
@@ -154,12 +155,25 @@ def test_adl_takes_counterparties_in_descending_score(make_perp, fund, deployer,
     assert [trader for trader, _ in fills] != [a.address for a in [*shorts, roles["whale"]]][: len(fills)]
 
     net_before = ex.openInterest(pm.id)
+    _, long_margin, long_notional, _ = ex.getPosition(long_trader, pm.id)
+    price = bankruptcy_price(size, long_notional, long_margin, pm.unit)
+    before = {t: ex.getPosition(t, pm.id) for t, _ in fills}
     receipt = ex.liquidate(long_trader, pm.id, sender=roles["liquidator"])
     events = receipt.decode_logs(ex.AutoDeleveraged)
     assert [(e.counterparty, e.sizeBase) for e in events] == fills
+    assert {e.bankruptcyPriceWad for e in events} == {price}
     long_oi, short_oi = ex.openInterest(pm.id)
     assert long_oi - short_oi == net_before[0] - net_before[1]
-    assert ex.insuranceFund() == 0
+    assert ex.insuranceFund() == 50 * pm.unit  # the fund paid nothing
+    for trader, fill in fills:  # each short bought `fill` back at the bankruptcy price
+        q_size, q_margin, q_notional, _ = before[trader]
+        notional_part = q_notional * fill // -q_size
+        realized = notional_part - to_collateral(fill * price // WAD, pm.unit, round_up=True)
+        if fill == -q_size:  # closed in full: paid out
+            assert ex.getPosition(trader, pm.id)[0] == 0
+            assert pm.usdc.balanceOf(trader) == q_margin + realized
+        else:
+            assert ex.getPosition(trader, pm.id)[:3] == (q_size + fill, q_margin + realized, q_notional - notional_part)
 
 
 def test_bankrupt_close_is_refused(make_perp, fund, deployer, roles):

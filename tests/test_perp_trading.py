@@ -11,8 +11,10 @@ from perp_math import (
     buy_base,
     buy_base_with_quote,
     fee,
+    funding_owed,
     funding_payment_per_base,
     liquidation_price,
+    product_to_collateral,
     sell_base,
     sell_base_for_quote,
     to_collateral,
@@ -111,18 +113,17 @@ def test_funding_over_several_intervals(make_perp, fund, deployer, trader, whale
         ex.settleFunding(pm.id, sender=trader)
         rate, payment = funding_payment_per_base(mark, index8 * 10**10, factor, max_rate)
         cumulative += payment
-        net_quote = (long_size - short_size) * payment
-        net_quote = -(-net_quote // WAD) if net_quote < 0 else net_quote // WAD  # truncation toward zero
-        insurance += to_collateral(net_quote, pm.unit) if net_quote >= 0 else -to_collateral(-net_quote, pm.unit, round_up=True)
+        # The fund takes the long/short imbalance: it receives (rounded down) or pays (rounded up).
+        net_base = long_size - short_size
+        fund_receives = (net_base > 0) == (payment > 0)
+        net = product_to_collateral(net_base, payment, pm.unit, round_up=not fund_receives)
+        insurance += net if fund_receives else -net
         assert ex.getMarket(pm.id).cumulativeFundingWad == cumulative
         assert ex.insuranceFund() == insurance
     assert cumulative != 0
 
     def owed_collateral(size):
-        """Funding a position owes (> 0) or is owed (< 0): size × Δcumulative, against the trader."""
-        quote = size * cumulative
-        quote = quote // WAD if quote >= 0 else -(-quote // WAD)
-        return to_collateral(quote, pm.unit, round_up=True) if quote > 0 else -to_collateral(-quote, pm.unit)
+        return funding_owed(size, cumulative, pm.unit)
 
     assert ex.pendingFunding(trader, pm.id) == owed_collateral(long_size)
     assert ex.pendingFunding(whale, pm.id) == owed_collateral(-short_size)
@@ -223,6 +224,8 @@ def test_configuration_errors_and_access_control(make_perp, deployer, stranger):
             call()
     with ape.reverts(ex.InvalidMarketParameters, initialMarginBps=500, maintenanceMarginBps=500, liquidationFeeBps=100, tradingFeeBps=0):
         ex.listMarket("X", pm.index_feed, WAD, WAD, 500, 500, 100, 0, sender=deployer)
+    with ape.reverts(ex.InvalidMarketParameters):  # a fee at or above maintenance could trap positions
+        ex.listMarket("X", pm.index_feed, WAD, WAD, 1_000, 500, 100, 500, sender=deployer)
     with ape.reverts(ex.InvalidVirtualReserves, vBaseReserve=0, vQuoteReserve=WAD):
         ex.listMarket("X", pm.index_feed, 0, WAD, 1_000, 500, 100, 0, sender=deployer)
     with ape.reverts(ex.ZeroAddress):
@@ -253,3 +256,23 @@ def test_funding_beyond_the_margin_leaves_only_liquidation(make_perp, fund, depl
     with ape.reverts(ex.PositionBankrupt, trader=trader.address, marketId=pm.id, equity=1_000 * pm.unit + 1 - owed):
         ex.addMargin(pm.id, 1, sender=trader)
     assert ex.isLiquidatable(trader, pm.id)
+
+
+def test_own_price_impact_does_not_back_a_margin_withdrawal(make_perp, fund, trader):
+    pm = make_perp(0)
+    ex = pm.exchange
+    # A $1M long on $2M of virtual quote: at the new mark it shows a large paper profit.
+    open_position(pm, fund, trader, True, 100_000 * pm.unit, 10 * WAD)
+    assert ex.unrealizedPnl(trader, pm.id) > 100_000 * pm.unit
+    with ape.reverts(ex.MarginRatioBelowInitial):
+        ex.removeMargin(pm.id, 1 * pm.unit, sender=trader)
+
+
+def test_an_open_that_is_liquidatable_at_once_is_refused(make_perp, fund, deployer, trader):
+    pm = make_perp(0)
+    ex = pm.exchange
+    ex.setMarginPriceSource(pm.id, 1, sender=deployer)
+    pm.index_feed.setAnswer(185_000_000, sender=deployer)  # index $1.85 while the mark is $2
+    fund(pm.usdc, trader, 1_000 * pm.unit, spender=ex)
+    with ape.reverts(ex.OpensLiquidatable):
+        ex.openPosition(pm.id, True, 1_000 * pm.unit, 10 * WAD, 0, sender=trader)

@@ -125,7 +125,8 @@ contract PerpExchange is IPerpExchangeErrors, IPerpExchangeEvents, Ownable, Reen
     /// @param initialMarginBps Least margin / notional at opening (max leverage = 1 / this).
     /// @param maintenanceMarginBps Below this margin ratio a position can be liquidated.
     /// @param liquidationFeeBps Liquidator's share of the exit notional, out of what margin remains.
-    /// @param tradingFeeBps Fee on each open and close notional, paid into the insurance fund.
+    /// @param tradingFeeBps Fee on each open and close notional, paid into the insurance fund;
+    ///        below the maintenance margin.
     /// @return marketId Index of the new market (also in `MarketListed`).
     function listMarket(
         string calldata symbol,
@@ -140,7 +141,7 @@ contract PerpExchange is IPerpExchangeErrors, IPerpExchangeEvents, Ownable, Reen
         if (indexOracle == address(0)) revert ZeroAddress();
         if (vBaseReserve == 0 || vQuoteReserve == 0) revert InvalidVirtualReserves(vBaseReserve, vQuoteReserve);
         bool valid = maintenanceMarginBps > 0 && maintenanceMarginBps < initialMarginBps && initialMarginBps <= BPS
-            && liquidationFeeBps <= BPS && tradingFeeBps < initialMarginBps;
+            && liquidationFeeBps <= BPS && tradingFeeBps < maintenanceMarginBps;
         if (!valid) {
             revert InvalidMarketParameters(initialMarginBps, maintenanceMarginBps, liquidationFeeBps, tradingFeeBps);
         }
@@ -232,13 +233,10 @@ contract PerpExchange is IPerpExchangeErrors, IPerpExchangeEvents, Ownable, Reen
         m.lastFundingS = uint64(block.timestamp);
         // Net paid by traders = (long − short) × payment; the fund takes it, or pays it when negative.
         int256 netBase = m.longBase.toInt256() - m.shortBase.toInt256();
-        int256 netQuoteWad = (netBase * paymentPerBaseWad) / int256(WAD);
-        uint256 netCollateral = _toCollateral(SignedMath.abs(netQuoteWad), netQuoteWad < 0);
-        if (netQuoteWad >= 0) {
-            _changeInsurance(netCollateral.toInt256());
-        } else {
-            _payFromInsurance(marketId, address(0), netCollateral);
-        }
+        bool fundReceives = (netBase > 0) == (paymentPerBaseWad > 0);
+        uint256 net = _signedProductToCollateral(netBase, paymentPerBaseWad, !fundReceives);
+        if (fundReceives) _changeInsurance(net.toInt256());
+        else _payFromInsurance(marketId, address(0), net);
         emit FundingSettled(marketId, rateWad, paymentPerBaseWad, m.cumulativeFundingWad);
     }
 
@@ -251,10 +249,9 @@ contract PerpExchange is IPerpExchangeErrors, IPerpExchangeEvents, Ownable, Reen
     function liquidate(address trader, uint256 marketId) external nonReentrant whenNotPaused {
         Market storage m = _market(marketId);
         Position storage p = _existingPosition(trader, marketId);
-        uint256 ratio = _marginRatio(m, p, _marginPrice(marketId, m));
-        uint256 maintenance = uint256(m.maintenanceMarginBps) * WAD / BPS;
-        if (ratio >= maintenance) revert NotLiquidatable(ratio, maintenance);
-
+        if (!_isLiquidatable(marketId, m, p)) {
+            revert NotLiquidatable(_marginRatio(m, p, _marginPrice(marketId, m), false), _maintenanceWad(m));
+        }
         int256 size = p.sizeBase;
         int256 marginLeft = _takeFunding(marketId, m, trader, p);
         Exit memory exit = _quoteExit(m, p);
@@ -317,6 +314,9 @@ contract PerpExchange is IPerpExchangeErrors, IPerpExchangeEvents, Ownable, Reen
         p.openNotional += notional;
         if (isLong) m.longBase += sizeBase;
         else m.shortBase += sizeBase;
+        if (_isLiquidatable(marketId, m, p)) {
+            revert OpensLiquidatable(_marginRatio(m, p, _marginPrice(marketId, m), false), _maintenanceWad(m));
+        }
         if (fee > 0) _changeInsurance(fee.toInt256());
         collateralToken.safeTransferFrom(msg.sender, address(this), margin);
         emit PositionChanged(
@@ -324,8 +324,9 @@ contract PerpExchange is IPerpExchangeErrors, IPerpExchangeEvents, Ownable, Reen
         );
     }
 
-    /// @notice Closes the caller's whole position against the vAMM and pays out margin + PnL − fee
-    ///         − funding. Reverts when that is negative: such a position must be liquidated.
+    /// @notice Closes the caller's whole position against the vAMM and pays out margin + PnL −
+    ///         funding − fee (the fee capped at what is left). Reverts when margin + PnL − funding is
+    ///         negative: such a position is liquidatable and must be liquidated.
     /// @param priceLimitWad Worst average exit price (a long's lowest, a short's highest); 0 = none.
     function closePosition(uint256 marketId, uint256 priceLimitWad) external nonReentrant whenNotPaused {
         Market storage m = _market(marketId);
@@ -337,9 +338,11 @@ contract PerpExchange is IPerpExchangeErrors, IPerpExchangeEvents, Ownable, Reen
         if (priceLimitWad != 0 && (size > 0 ? exitPrice < priceLimitWad : exitPrice > priceLimitWad)) {
             revert PriceLimitExceeded(exitPrice, priceLimitWad);
         }
-        uint256 fee = Math.mulDiv(exit.notional, m.tradingFeeBps, BPS, Math.Rounding.Ceil);
-        int256 payout = marginLeft + exit.pnl - fee.toInt256();
-        if (payout < 0) revert CloseWouldBeBankrupt(payout);
+        int256 equity = marginLeft + exit.pnl;
+        if (equity < 0) revert CloseWouldBeBankrupt(equity);
+        // The fee never takes more than the equity, so any solvent position can be closed.
+        uint256 fee = Math.min(Math.mulDiv(exit.notional, m.tradingFeeBps, BPS, Math.Rounding.Ceil), uint256(equity));
+        int256 payout = equity - fee.toInt256();
         _applyExit(m, size, exit);
         _removePosition(marketId, msg.sender);
         if (fee > 0) _changeInsurance(fee.toInt256());
@@ -358,7 +361,8 @@ contract PerpExchange is IPerpExchangeErrors, IPerpExchangeEvents, Ownable, Reen
         emit MarginChanged(msg.sender, marketId, amount.toInt256(), p.margin);
     }
 
-    /// @notice Withdraws `amount` of margin; the margin ratio must stay at or above the initial margin.
+    /// @notice Withdraws `amount` of margin; the margin ratio, counting losses but no unrealized
+    ///         profit, must stay at or above the initial margin.
     function removeMargin(uint256 marketId, uint256 amount) external nonReentrant whenNotPaused {
         Market storage m = _market(marketId);
         Position storage p = _existingPosition(msg.sender, marketId);
@@ -366,7 +370,9 @@ contract PerpExchange is IPerpExchangeErrors, IPerpExchangeEvents, Ownable, Reen
         _settleFundingIntoMargin(marketId, m, msg.sender, p);
         if (amount > p.margin) revert InsufficientMargin(amount, p.margin);
         p.margin -= amount;
-        uint256 ratio = _marginRatio(m, p, _marginPrice(marketId, m));
+        // Unrealized profit does not back a withdrawal: a trader's own price impact shows as profit
+        // at the mark but would not survive the exit.
+        uint256 ratio = _marginRatio(m, p, _marginPrice(marketId, m), true);
         uint256 initial = uint256(m.initialMarginBps) * WAD / BPS;
         if (ratio < initial) revert MarginRatioBelowInitial(ratio, initial);
         collateralToken.safeTransfer(msg.sender, amount);
@@ -409,15 +415,16 @@ contract PerpExchange is IPerpExchangeErrors, IPerpExchangeEvents, Ownable, Reen
     /// @notice (margin − funding owed + uPnL) / (|size| × margin price), WAD; 0 when that is negative.
     function marginRatio(address trader, uint256 marketId) external view returns (uint256) {
         Market storage m = _market(marketId);
-        return _marginRatio(m, _existingPosition(trader, marketId), _marginPrice(marketId, m));
+        return _marginRatio(m, _existingPosition(trader, marketId), _marginPrice(marketId, m), false);
     }
 
-    /// @notice Whether `liquidate` would accept the position now.
+    /// @notice Whether `liquidate` would accept the position now: margin ratio below maintenance, or
+    ///         an exit against the vAMM that would not cover the position's losses (so no position is
+    ///         left that can be neither closed nor liquidated).
     function isLiquidatable(address trader, uint256 marketId) external view returns (bool) {
         Market storage m = _market(marketId);
         Position storage p = _positions[marketId][trader];
-        if (p.sizeBase == 0) return false;
-        return _marginRatio(m, p, _marginPrice(marketId, m)) < uint256(m.maintenanceMarginBps) * WAD / BPS;
+        return p.sizeBase != 0 && _isLiquidatable(marketId, m, p);
     }
 
     /// @notice The margin price (WAD) at which the margin ratio equals the maintenance margin:
@@ -500,9 +507,20 @@ contract PerpExchange is IPerpExchangeErrors, IPerpExchangeEvents, Ownable, Reen
 
     /// @dev Funding owed (> 0) or due (< 0) in collateral units, rounded against the trader.
     function _fundingOwed(Market storage m, Position storage p) internal view returns (int256) {
-        int256 owedQuoteWad = (p.sizeBase * (m.cumulativeFundingWad - p.lastFundingIndex)) / int256(WAD);
-        uint256 owed = _toCollateral(SignedMath.abs(owedQuoteWad), owedQuoteWad > 0);
-        return owedQuoteWad > 0 ? owed.toInt256() : -owed.toInt256();
+        int256 delta = m.cumulativeFundingWad - p.lastFundingIndex;
+        bool pays = (p.sizeBase > 0) == (delta > 0);
+        uint256 owed = _signedProductToCollateral(p.sizeBase, delta, pays);
+        return pays ? owed.toInt256() : -owed.toInt256();
+    }
+
+    /// @dev |a × b| / WAD in collateral units, in one rounding (up or down).
+    function _signedProductToCollateral(int256 a, int256 b, bool roundUp) internal view returns (uint256) {
+        return Math.mulDiv(
+            SignedMath.abs(a) * _collateralUnit,
+            SignedMath.abs(b),
+            WAD * WAD,
+            roundUp ? Math.Rounding.Ceil : Math.Rounding.Floor
+        );
     }
 
     /// @dev uPnL at `price`: a long's value rounds down, a short's buy-back cost up.
@@ -512,11 +530,28 @@ contract PerpExchange is IPerpExchangeErrors, IPerpExchangeEvents, Ownable, Reen
         return p.openNotional.toInt256() - _toCollateral(valueQuoteWad, true).toInt256();
     }
 
-    function _marginRatio(Market storage m, Position storage p, uint256 price) internal view returns (uint256) {
-        int256 equity = p.margin.toInt256() - _fundingOwed(m, p) + _unrealizedPnl(p, price);
+    /// @dev (margin − funding owed + uPnL) / notional at `price`; with `ignoreProfit`, uPnL counts only
+    ///      when negative.
+    function _marginRatio(Market storage m, Position storage p, uint256 price, bool ignoreProfit)
+        internal
+        view
+        returns (uint256)
+    {
+        int256 pnl = _unrealizedPnl(p, price);
+        if (ignoreProfit && pnl > 0) pnl = 0;
+        int256 equity = p.margin.toInt256() - _fundingOwed(m, p) + pnl;
         uint256 notional = _toCollateral(SignedMath.abs(p.sizeBase) * price / WAD, false);
         if (notional == 0) return type(uint256).max;
         return equity <= 0 ? 0 : Math.mulDiv(uint256(equity), WAD, notional);
+    }
+
+    function _maintenanceWad(Market storage m) internal view returns (uint256) {
+        return uint256(m.maintenanceMarginBps) * WAD / BPS;
+    }
+
+    function _isLiquidatable(uint256 marketId, Market storage m, Position storage p) internal view returns (bool) {
+        if (_marginRatio(m, p, _marginPrice(marketId, m), false) < _maintenanceWad(m)) return true;
+        return p.margin.toInt256() - _fundingOwed(m, p) + _quoteExit(m, p).pnl < 0;
     }
 
     function _adlScore(Market storage m, Position storage p, uint256 price) internal view returns (uint256) {
@@ -656,7 +691,9 @@ contract PerpExchange is IPerpExchangeErrors, IPerpExchangeEvents, Ownable, Reen
             // Shrink the position to its unmatched part and exit that against the vAMM.
             p.openNotional = Math.mulDiv(p.openNotional, unmatched, absSize);
             p.sizeBase = size > 0 ? unmatched.toInt256() : -unmatched.toInt256();
-            int256 partMargin = (marginLeft * unmatched.toInt256()) / absSize.toInt256();
+            int256 partMargin = marginLeft >= 0
+                ? (marginLeft * unmatched.toInt256()) / absSize.toInt256()
+                : -Math.mulDiv(uint256(-marginLeft), unmatched, absSize, Math.Rounding.Ceil).toInt256();
             Exit memory exit = _quoteExit(m, p);
             _applyExit(m, p.sizeBase, exit);
             int256 remaining = partMargin + exit.pnl;
@@ -705,8 +742,8 @@ contract PerpExchange is IPerpExchangeErrors, IPerpExchangeEvents, Ownable, Reen
         for (uint256 i = 0; i < candidates.length; ++i) {
             Position storage q = _positions[marketId][candidates[i]];
             if (candidates[i] == liquidated || (q.sizeBase > 0) == liquidatedIsLong) continue;
-            eligible[i] = true;
             scores[i] = _adlScore(m, q, marginPrice);
+            eligible[i] = scores[i] > 0; // only positions in profit are deleveraged
         }
     }
 
@@ -750,8 +787,8 @@ contract PerpExchange is IPerpExchangeErrors, IPerpExchangeEvents, Ownable, Reen
         int256 sizeDelta = q.sizeBase > 0 ? -fill.toInt256() : fill.toInt256();
         int256 newMargin = marginLeft + pnl;
         if (newMargin < 0) {
-            badDebt += uint256(-newMargin);
-            emit BadDebtRecorded(marketId, trader, uint256(-newMargin), badDebt);
+            // Filled at a price worse than its entry: the fund, then bad debt, takes the shortfall.
+            _payFromInsurance(marketId, trader, uint256(-newMargin));
             newMargin = 0;
         }
         if (fill == absSize) {

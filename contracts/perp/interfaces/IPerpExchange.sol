@@ -33,6 +33,8 @@ interface IPerpExchangeErrors {
     /// @notice Closing would pay out less than nothing: the position must be liquidated.
     error CloseWouldBeBankrupt(int256 payout);
     error NotLiquidatable(uint256 marginRatioWad, uint256 maintenanceMarginWad);
+    /// @notice The trade would leave a position that is liquidatable at once.
+    error OpensLiquidatable(uint256 marginRatioWad, uint256 maintenanceMarginWad);
     error InsufficientMargin(uint256 requested, uint256 margin);
 }
 
