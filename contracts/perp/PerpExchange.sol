@@ -34,9 +34,9 @@ import {VammMath} from "./libraries/VammMath.sol";
 ///           recorded in `badDebt`: the exchange owes more than it holds.
 ///
 ///      ADL SCAN. `liquidate` ranks the opposite side on-chain: one pass reads every position of
-///      the market (about 10k gas each), then each fill picks the best remaining score. Gas is
-///      O(positions × fills): correct ranking, usable on a node with a high or no block gas limit
-///      (our anvil), with a few thousand positions per market.
+///      the market (about 16.5k gas each, measured by `ape run adl_gas`), then each fill picks the
+///      best remaining score. Gas is O(positions × fills): the ranking is always correct, and a
+///      30M-gas block holds an ADL over about 1,800 positions of one market.
 contract PerpExchange is IPerpExchangeErrors, IPerpExchangeEvents, Ownable, ReentrancyGuard {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
