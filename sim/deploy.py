@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.amm import MAX_UINT256, PoolAdapter
-from sim.units import Number, mul_div, to_units, to_usd_price
+from sim.units import USD_UNIT, Number, mul_div, to_units, to_usd_price
 
 USD_FEED_DECIMALS = 8
 
@@ -103,7 +103,7 @@ def deploy_spot_market(
     pool = deploy_pool(deployer, base, quote, fee_bps)
     quote_reserve = to_units(depth_usd, int(quote.decimals()))
     price = to_usd_price(price_usd)
-    base_reserve = mul_div(to_units(depth_usd, decimals, "floor"), to_usd_price(1), price)
+    base_reserve = mul_div(to_units(depth_usd, decimals, "floor"), USD_UNIT, price)
     add_liquidity(deployer, liquidity_provider, pool, base, base_reserve, quote, quote_reserve)
     twap = deploy_twap_oracle(deployer, pool, base, twap_window_s, twap_capacity)
     twap.update(sender=deployer)
