@@ -3,7 +3,7 @@
 # then tools/compile.sh, which recompiles the contracts only when a source changed.
 APE := .venv/bin/ape
 
-.PHONY: setup compile run test clean
+.PHONY: setup compile run demo test clean
 
 setup:
 	@bash tools/setup.sh
@@ -12,6 +12,9 @@ compile: setup
 	@bash tools/compile.sh
 
 run: compile
+	$(APE) run cascade --scenario scenarios/oct10.yaml --out out/oct10
+
+demo: compile
 	$(APE) run demo
 
 test: compile

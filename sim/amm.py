@@ -8,6 +8,7 @@ pulls the input atomically in one transaction.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,28 @@ def amount_out(amount_in: int, reserve_in: int, reserve_out: int, fee_bps: int) 
         raise ValueError(f"empty pool: reserves {reserve_in}, {reserve_out}")
     amount_in_after_fee = amount_in * (BPS - fee_bps)
     return amount_in_after_fee * reserve_out // (reserve_in * BPS + amount_in_after_fee)
+
+
+
+def input_to_reach_price(reserve_in: int, reserve_out: int, target_out_num: int, target_out_den: int, fee_bps: int) -> int:
+    """Input that moves the pool's price of the input token (``reserve_out / reserve_in``) down to
+    ``target_out_num / target_out_den`` (0 if it is already there or below).
+
+    Arbitrage sizing: the post-trade input reserve is sqrt(k / target), the fee grossed up."""
+    if target_out_num <= 0 or reserve_in <= 0:
+        return 0
+    reserve_in_after = math.isqrt(reserve_in * reserve_out * target_out_den // target_out_num)
+    if reserve_in_after <= reserve_in:
+        return 0
+    return (reserve_in_after - reserve_in) * BPS // (BPS - fee_bps)
+
+
+def max_input_within_slippage(reserve_in: int, max_slippage_bps: int, fee_bps: int) -> int:
+    """The largest input whose output, fee included, is at least ``1 − max_slippage`` of its value
+    at the pre-trade spot price: x·(S − f)·B / ((B − f)(B − S)), 0 when the fee alone exceeds S."""
+    if max_slippage_bps <= fee_bps or max_slippage_bps >= BPS:
+        return 0
+    return reserve_in * (max_slippage_bps - fee_bps) * BPS // ((BPS - fee_bps) * (BPS - max_slippage_bps))
 
 
 @dataclass

@@ -152,3 +152,19 @@ def _check_decimals(decimals: int) -> None:
     _check_int(decimals, "decimals")
     if not 0 <= decimals <= 77:
         raise ValueError(f"decimals must be within 0..77, got {decimals}")
+
+
+def units_for_usd(usd: int, decimals: int, price: int) -> int:
+    """Native units worth ``usd`` (8-decimal USD) at an 8-decimal USD price, rounded down."""
+    _check_int(usd, "usd")
+    return mul_div(usd, 10**decimals, price)
+
+
+def usd_float(usd: int) -> float:
+    """An 8-decimal USD amount as a float, for reporting only (never fed back on chain)."""
+    return usd / USD_UNIT
+
+
+def units_float(amount: int, decimals: int) -> float:
+    """Native units as a float number of tokens, for reporting only."""
+    return amount / 10**decimals

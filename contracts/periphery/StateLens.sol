@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
+/// @notice The part of PerpExchange the lens reads.
+interface IPerpPositionsReader {
+    function getPosition(address trader, uint256 marketId)
+        external
+        view
+        returns (int256 sizeBase, uint256 margin, uint256 openNotional, int256 lastFundingIndex);
+    function unrealizedPnl(address trader, uint256 marketId) external view returns (int256);
+    function pendingFunding(address trader, uint256 marketId) external view returns (int256);
+    function isLiquidatable(address trader, uint256 marketId) external view returns (bool);
+}
+
+/// @notice The part of LendingPool the lens reads.
+interface ILendingPositionsReader {
+    function getUserReserve(address user, address asset) external view returns (uint256 collateral, uint256 debt);
+}
+
+/// @title StateLens
+/// @notice Batched read-only views for a simulator: every account's token balances, lending
+///         positions and perp positions in one `eth_call` each, whatever the number of accounts.
+/// @dev Pure views, nothing stored. Results are flat arrays in row-major order (account-major), so
+///      they decode without nested tuples. A perp view that reverts (for example on a bad index
+///      oracle) is reported as zero / not liquidatable instead of failing the whole batch.
+contract StateLens {
+    /// @notice Perp positions of `traders` in one market, as parallel arrays.
+    struct PerpPositions {
+        int256[] sizeBase; // WAD; > 0 long
+        uint256[] margin; // collateral units
+        uint256[] openNotional; // collateral units
+        int256[] unrealizedPnl; // collateral units, at the margin price
+        int256[] pendingFunding; // collateral units owed (> 0) or owed to the trader (< 0)
+        bool[] liquidatable;
+    }
+
+    /// @notice `balances[i * tokens.length + j]` = tokens[j].balanceOf(accounts[i]).
+    function balancesOf(address[] calldata tokens, address[] calldata accounts)
+        external
+        view
+        returns (uint256[] memory balances)
+    {
+        uint256 width = tokens.length;
+        balances = new uint256[](width * accounts.length);
+        for (uint256 i = 0; i < accounts.length; ++i) {
+            for (uint256 j = 0; j < width; ++j) {
+                balances[i * width + j] = IERC20(tokens[j]).balanceOf(accounts[i]);
+            }
+        }
+    }
+
+    /// @notice Collateral and debt (native units, interest included) of each user in each asset:
+    ///         index `i * assets.length + j` is users[i] in assets[j].
+    function lendingPositions(address pool, address[] calldata assets, address[] calldata users)
+        external
+        view
+        returns (uint256[] memory collateral, uint256[] memory debt)
+    {
+        uint256 width = assets.length;
+        collateral = new uint256[](width * users.length);
+        debt = new uint256[](width * users.length);
+        ILendingPositionsReader reader = ILendingPositionsReader(pool);
+        for (uint256 i = 0; i < users.length; ++i) {
+            for (uint256 j = 0; j < width; ++j) {
+                (collateral[i * width + j], debt[i * width + j]) = reader.getUserReserve(users[i], assets[j]);
+            }
+        }
+    }
+
+    /// @notice Each trader's position in `marketId` with its PnL, pending funding and whether it
+    ///         can be liquidated now. Traders without a position read as zeros.
+    function perpPositions(address perp, uint256 marketId, address[] calldata traders)
+        external
+        view
+        returns (PerpPositions memory out)
+    {
+        uint256 n = traders.length;
+        out.sizeBase = new int256[](n);
+        out.margin = new uint256[](n);
+        out.openNotional = new uint256[](n);
+        out.unrealizedPnl = new int256[](n);
+        out.pendingFunding = new int256[](n);
+        out.liquidatable = new bool[](n);
+        IPerpPositionsReader reader = IPerpPositionsReader(perp);
+        for (uint256 i = 0; i < n; ++i) {
+            (out.sizeBase[i], out.margin[i], out.openNotional[i],) = reader.getPosition(traders[i], marketId);
+            if (out.sizeBase[i] == 0) continue;
+            _readPerpRisk(reader, traders[i], marketId, out, i);
+        }
+    }
+
+    function _readPerpRisk(
+        IPerpPositionsReader reader,
+        address trader,
+        uint256 marketId,
+        PerpPositions memory out,
+        uint256 i
+    ) private view {
+        try reader.unrealizedPnl(trader, marketId) returns (int256 pnl) {
+            out.unrealizedPnl[i] = pnl;
+        } catch {}
+        try reader.pendingFunding(trader, marketId) returns (int256 owed) {
+            out.pendingFunding[i] = owed;
+        } catch {}
+        try reader.isLiquidatable(trader, marketId) returns (bool can) {
+            out.liquidatable[i] = can;
+        } catch {}
+    }
+}

@@ -1,0 +1,44 @@
+"""`ape run cascade --scenario scenarios/oct10.yaml --out out/oct10 [--network ...]`.
+
+Thin: validates the scenario before any node starts (a bad file exits with code 2 and names the
+field), then calls :func:`sim.cascade.run_cascade` and prints where the report is.
+"""
+
+import sys
+from pathlib import Path
+
+import click
+from ape.cli import ConnectedProviderCommand, network_option
+from ape.logging import logger
+
+from sim.cascade import RunFailed, run_cascade
+from sim.scenario import ScenarioError, load_scenario
+from sim.world import SetupError
+
+
+def _scenario(ctx: click.Context, param: click.Parameter, value: str):
+    try:
+        return load_scenario(value)
+    except ScenarioError as error:
+        raise click.BadParameter(str(error), ctx=ctx, param=param) from None
+
+
+@click.command(cls=ConnectedProviderCommand, short_help="Run a cascade scenario and write its report")
+@network_option()
+@click.option("--scenario", "scenario", required=True, callback=_scenario, help="Scenario YAML file.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def cli(provider, scenario, out_dir: Path, no_progress: bool) -> None:
+    logger.set_level("WARNING")
+    try:
+        result = run_cascade(scenario, out_dir, progress=not no_progress)
+    except (RunFailed, SetupError) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    s = result.summary
+    liq = s.get("liquidations_usd", {})
+    click.echo(
+        f"{s['scenario']}: {s['blocks']} blocks, {s['tx_count']} transactions in {s['wall_s']:.1f} s; "
+        f"liquidated ${liq.get('total', 0):,.0f} (lending ${liq.get('lending', 0):,.0f}, perp ${liq.get('perp', 0):,.0f})"
+    )
+    click.echo(f"report: {(out_dir / 'report.html').resolve()}")

@@ -1,0 +1,147 @@
+"""The arbitrageur: pools toward the external price, perp marks toward the index, capital-limited."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from sim.agents.base import Agent, Context, leverage_wad
+from sim.amm import amount_out, input_to_reach_price
+from sim.chain import Call
+from sim.protocol import Protocol
+from sim.units import BPS, USD_UNIT, WAD, mul_div, units_for_usd
+
+SCALE = 1_000_000
+MIN_OUT_TOLERANCE_BPS = 100  # the state may move between the view and execution
+
+
+@dataclass
+class Refill:
+    due_block: int
+    symbol: str
+    amount: int
+
+
+@dataclass
+class Arbitrageur(Agent):
+    """Holds half its capital in the stablecoin and half in the pooled assets, each pool getting
+    the share ``pool_weights`` gives it (proportional to depth: thin pools get little capital).
+
+    **Spot:** when a pool's price is more than ``threshold`` off the external price, it trades the
+    pool back to the external price (at most ``max_trade_fraction`` of what it holds), then settles
+    the other leg at the external venue: what it bought is sent out at once, and the proceeds come
+    back ``refill_delay_blocks`` later (bridges and fiat rails; they jammed in the crash). Until
+    then that capital is gone.
+
+    **Perps:** when the mark is more than ``threshold`` off the index it opens a position at
+    ``perp_leverage`` sized to close the gap (capital permitting), and closes it once the gap is
+    under half the threshold."""
+
+    capital_usd8: int = 0
+    venue: str = ""  # the address standing for the off-chain market
+    threshold: float = 0.005
+    max_trade_fraction: float = 0.5
+    refill_delay_blocks: int = 25
+    perp_leverage: float = 2.0
+    pool_weights: dict[str, float] = field(default_factory=dict)  # pools traded, share of capital by depth
+    markets: list[str] | None = None  # perp markets traded (None: all)
+    kind: str = field(default="arbitrageur", init=False)
+    pending: list[Refill] = field(default_factory=list, init=False)
+
+    def initial_tokens(self, external: dict[str, int], protocol: Protocol) -> dict[str, int]:
+        stable = protocol.stablecoin
+        half = self.capital_usd8 // 2
+        tokens = {stable: units_for_usd(half, protocol.tokens[stable].decimals, USD_UNIT)}
+        for symbol in self.pool_weights:
+            share = int(half * self.weight(symbol))
+            tokens[symbol] = units_for_usd(share, protocol.tokens[symbol].decimals, external[symbol])
+        return tokens
+
+    def weight(self, symbol: str) -> float:
+        return self.pool_weights.get(symbol, 0.0)
+
+    def setup(self, ctx: Context) -> list[Call]:
+        return ctx.protocol.approvals()
+
+    def step(self, ctx: Context) -> list[Call]:
+        calls = self.collect_refills(ctx)
+        spare = {s: ctx.view.balance(self.address, s) for s in ctx.protocol.tokens}
+        for symbol in self.pool_weights:
+            calls.extend(self.arbitrage_pool(ctx, symbol, spare))
+        for market in ctx.protocol.markets if self.markets is None else self.markets:
+            calls.extend(self.arbitrage_perp(ctx, market, spare))
+        return calls
+
+    def collect_refills(self, ctx: Context) -> list[Call]:
+        due = [r for r in self.pending if r.due_block <= ctx.block]
+        self.pending = [r for r in self.pending if r.due_block > ctx.block]
+        return [ctx.protocol.transfer_from(r.symbol, self.venue, self.address, r.amount) for r in due]
+
+    def arbitrage_pool(self, ctx: Context, symbol: str, spare: dict[str, int]) -> list[Call]:
+        p = ctx.protocol
+        stable = p.stablecoin
+        pool_price = ctx.pool_price8(symbol)
+        external = ctx.external[symbol]
+        if pool_price == 0 or abs(pool_price - external) * SCALE <= external * int(self.threshold * SCALE):
+            return []
+        reserve_base, reserve_quote = ctx.view.pool_reserves[symbol]
+        fee = p.pools[symbol].fee_bps
+        base_unit, quote_unit = 10 ** ctx.decimals(symbol), 10 ** ctx.decimals(stable)
+        if pool_price < external:  # cheap on chain: pay stablecoins, receive the asset
+            token_in, token_out = stable, symbol
+            wanted = input_to_reach_price(reserve_quote, reserve_base, base_unit * USD_UNIT, external * quote_unit, fee)
+            reserves = (reserve_quote, reserve_base)
+        else:  # dear on chain: sell the asset for stablecoins
+            token_in, token_out = symbol, stable
+            wanted = input_to_reach_price(reserve_base, reserve_quote, external * quote_unit, base_unit * USD_UNIT, fee)
+            reserves = (reserve_base, reserve_quote)
+        budget = spare[token_in] if token_in == symbol else mul_div(spare[token_in], int(self.weight(symbol) * SCALE), SCALE)
+        size = min(wanted, mul_div(budget, int(self.max_trade_fraction * SCALE), SCALE))
+        if size <= 0:
+            return []
+        out = amount_out(size, reserves[0], reserves[1], fee)
+        if out == 0:
+            return []
+        spare[token_in] -= size
+        min_out = mul_div(out, BPS - MIN_OUT_TOLERANCE_BPS, BPS)
+        # the other leg at the external price: send out what was bought, receive its value later
+        if token_out == symbol:
+            proceeds = mul_div(mul_div(min_out, external, base_unit), quote_unit, USD_UNIT)
+            refill = Refill(ctx.block + self.refill_delay_blocks, stable, proceeds)
+        else:
+            proceeds = mul_div(mul_div(min_out, base_unit, quote_unit), USD_UNIT, external)
+            refill = Refill(ctx.block + self.refill_delay_blocks, symbol, proceeds)
+        self.pending.append(refill)
+        return [p.swap(symbol, token_in, size, min_out, self.address), p.transfer(token_out, self.venue, min_out)]
+
+    def arbitrage_perp(self, ctx: Context, market: str, spare: dict[str, int]) -> list[Call]:
+        """Trade the mark toward the index: close a position on the wrong side or once the gap is
+        under half the threshold; otherwise open (or add to) the side that closes the gap."""
+        p = ctx.protocol
+        snap = ctx.view.markets[market]
+        if snap.index_wad is None or snap.index_wad == 0:
+            return []
+        gap = abs(snap.mark_wad - snap.index_wad) * SCALE
+        threshold = snap.index_wad * int(self.threshold * SCALE)
+        is_long = snap.mark_wad < snap.index_wad
+        position = ctx.view.perp_position(self.address, market)
+        if position is not None:
+            wrong_side = (position.size_wad > 0) != is_long
+            if (gap * 2 <= threshold or (wrong_side and gap > threshold)) and position.equity > 0:
+                return [p.close_position(market, 0)]
+            if wrong_side:
+                return []
+        if gap <= threshold:
+            return []
+        k = snap.v_base_wad * snap.v_quote_wad
+        target_quote = math.isqrt(k * snap.index_wad // WAD)
+        quote_wad = target_quote - snap.v_quote_wad if is_long else snap.v_quote_wad - target_quote
+        notional = mul_div(max(quote_wad, 0), 10 ** ctx.decimals(p.stablecoin), WAD)
+        margin = min(
+            mul_div(notional, SCALE, int(self.perp_leverage * SCALE)),
+            mul_div(spare[p.stablecoin], int(self.max_trade_fraction * SCALE), SCALE),
+        )
+        if margin <= 0:
+            return []
+        spare[p.stablecoin] -= margin
+        return [p.open_position(market, is_long, margin, leverage_wad(self.perp_leverage), 0)]

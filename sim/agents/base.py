@@ -1,0 +1,129 @@
+"""What every agent shares: the per-block context it decides from, and the Agent interface.
+
+An agent never sends anything itself. Each block the model calls ``step(ctx)`` with the state the
+agent can see (its latency applied) and sends the returned calls from the agent's address at the
+agent's gas price, in one batch with everyone else's. ``observe`` then tells the agent which of
+its transactions failed, as a bot reading its receipts would learn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from sim.chain import GWEI, Call
+from sim.protocol import Protocol
+from sim.state import PerpPos, Snapshot, lp_symbol
+from sim.units import USD_UNIT, WAD, mul_div, units_for_usd
+
+
+@dataclass
+class Context:
+    """One agent's view of one block."""
+
+    block: int  # 0 = set-up, then 1..blocks
+    timestamp_s: int
+    protocol: Protocol
+    view: Snapshot  # the newest state this agent has seen (``latency_blocks`` old)
+    history: Sequence[Snapshot]  # recent states, oldest first, newest = ``view``
+    external: dict[str, int]  # external USD prices now, 8 decimals (the world outside the chain)
+    rng: np.random.Generator  # the model's generator (the only source of randomness)
+
+    # ---------------------------------------------------------------- conversions (via sim.units)
+
+    def decimals(self, symbol: str) -> int:
+        return self.protocol.tokens[symbol].decimals
+
+    def units_for_usd(self, symbol: str, usd8: int, price8: int | None = None) -> int:
+        """Native units of ``symbol`` worth ``usd8`` (8-decimal USD) at ``price8`` (default: external)."""
+        return units_for_usd(usd8, self.decimals(symbol), self.external[symbol] if price8 is None else price8)
+
+    def usd_of(self, symbol: str, amount: int, price8: int | None = None) -> int:
+        """8-decimal USD value of ``amount`` native units (default: at the external price)."""
+        price = self.external[symbol] if price8 is None else price8
+        return mul_div(amount, price, 10 ** self.decimals(symbol))
+
+    def stable_units(self, usd8: int) -> int:
+        stable = self.protocol.stablecoin
+        return units_for_usd(usd8, self.decimals(stable), USD_UNIT)
+
+    def pool_price8(self, symbol: str, view: Snapshot | None = None) -> int:
+        """The pool's spot price of ``symbol`` in USD (8 decimals), the stablecoin taken at $1."""
+        base, quote = (view or self.view).pool_reserves[symbol]
+        if base == 0:
+            return 0
+        return mul_div(quote * 10 ** self.decimals(symbol), USD_UNIT, base * 10 ** self.decimals(self.protocol.stablecoin))
+
+    def mark_price8(self, market: str) -> int:
+        return self.view.markets[market].mark_wad * USD_UNIT // WAD
+
+    def pool_base_of(self, account: str, symbol: str, view: Snapshot | None = None) -> int:
+        """The base tokens behind ``account``'s LP shares of ``symbol``'s pool."""
+        view = view or self.view
+        shares = view.balance(account, lp_symbol(symbol))
+        total = view.pool_shares.get(symbol, 0)
+        return view.pool_reserves[symbol][0] * shares // total if total else 0
+
+    def pool_quote_of(self, account: str, symbol: str, view: Snapshot | None = None) -> int:
+        view = view or self.view
+        shares = view.balance(account, lp_symbol(symbol))
+        total = view.pool_shares.get(symbol, 0)
+        return view.pool_reserves[symbol][1] * shares // total if total else 0
+
+
+@dataclass
+class Agent:
+    """Base class: identity, latency and gas bid. Subclasses implement ``step``."""
+
+    agent_id: str
+    address: str
+    gas_price_gwei: float = 1.0
+    latency_blocks: int = 0
+    kind: str = field(default="agent", init=False)
+    failures: int = field(default=0, init=False)
+    failed_actions: dict[str, int] = field(default_factory=dict, init=False)
+
+    @property
+    def gas_price_wei(self) -> int:
+        return int(round(self.gas_price_gwei * GWEI))
+
+    def initial_tokens(self, external: dict[str, int], protocol: Protocol) -> dict[str, int]:
+        """Tokens minted to the agent before the run (native units)."""
+        return {}
+
+    def setup(self, ctx: Context) -> list[Call]:
+        """Calls for the set-up block (approvals, opening positions)."""
+        return []
+
+    def step(self, ctx: Context) -> list[Call]:
+        return []
+
+    def observe(self, failed: Sequence[Call]) -> None:
+        """Learn which of this block's calls reverted."""
+        for call in failed:
+            self.failures += 1
+            self.failed_actions[call.action] = self.failed_actions.get(call.action, 0) + 1
+
+
+def perp_equity(position: PerpPos | None) -> int:
+    return position.equity if position is not None else 0
+
+
+SETUP_SLICES = 8  # opening positions are split so longs and shorts interleave in the set-up block
+
+
+def sliced_opens(protocol: Protocol, market: str, is_long: bool, margin: int, leverage: float) -> list[Call]:
+    """``openPosition`` in ``SETUP_SLICES`` equal parts (the last takes the remainder).
+
+    In the set-up block the model interleaves every agent's calls, so whales' longs and market
+    makers' shorts alternate and neither side's entry price carries the other's price impact."""
+    part = margin // SETUP_SLICES
+    parts = [part] * (SETUP_SLICES - 1) + [margin - part * (SETUP_SLICES - 1)]
+    return [protocol.open_position(market, is_long, m, leverage_wad(leverage), 0) for m in parts if m > 0]
+
+
+def leverage_wad(value: float) -> int:
+    """A leverage multiple as WAD, rounded down to 1e-6 (what ``openPosition`` takes)."""
+    return int(round(value * 1_000_000)) * (WAD // 1_000_000)

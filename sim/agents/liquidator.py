@@ -1,0 +1,99 @@
+"""The liquidator bot: lending and perp liquidations, seized collateral sold into the pool at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sim.agents.base import Agent, Context
+from sim.amm import max_input_within_slippage
+from sim.chain import Call
+from sim.protocol import Protocol
+from sim.units import BPS, WAD, mul_div, units_for_usd
+
+MAX_LIQUIDATIONS_PER_BLOCK = 25
+
+
+@dataclass
+class Liquidator(Agent):
+    """Holds ``capital`` in the stablecoin. Each block, from the state it has seen (its latency):
+
+    1. sells every non-stable token it holds (seized collateral) into that token's pool, as much as
+       fits within ``max_slippage`` of the pool price it saw (the rest waits for the next block);
+    2. liquidates every perp position the lens marks liquidatable (no capital needed);
+    3. liquidates lending accounts with health factor below 1, largest debt first, repaying the
+       stablecoin debt (the close factor's share, or all of it below the full-liquidation line)
+       out of its own inventory, seizing the account's largest collateral.
+
+    Its gas bid orders it against the other liquidators; a losing bid's transaction reverts."""
+
+    capital_usd8: int = 0
+    max_slippage: float = 0.05
+    close_factor_bps: int = 5000
+    full_liquidation_hf_wad: int = 95 * 10**16
+    kind: str = field(default="liquidator", init=False)
+
+    def initial_tokens(self, external: dict[str, int], protocol: Protocol) -> dict[str, int]:
+        stable = protocol.stablecoin
+        return {stable: units_for_usd(self.capital_usd8, protocol.tokens[stable].decimals, 10**8)}
+
+    def setup(self, ctx: Context) -> list[Call]:
+        return ctx.protocol.approvals()
+
+    def step(self, ctx: Context) -> list[Call]:
+        return self.sell_seized(ctx) + self.liquidate_perps(ctx) + self.liquidate_loans(ctx)
+
+    def sell_seized(self, ctx: Context) -> list[Call]:
+        p = ctx.protocol
+        slippage_bps = int(self.max_slippage * BPS)
+        calls = []
+        for symbol, pool in p.pools.items():
+            held = ctx.view.balance(self.address, symbol)
+            if held == 0:
+                continue
+            reserve_base, reserve_quote = ctx.view.pool_reserves[symbol]
+            amount = min(held, max_input_within_slippage(reserve_base, slippage_bps, pool.fee_bps))
+            if amount == 0:
+                continue
+            min_out = mul_div(mul_div(amount, reserve_quote, reserve_base), BPS - slippage_bps, BPS)
+            calls.append(p.swap(symbol, symbol, amount, min_out, self.address))
+        return calls
+
+    def liquidate_perps(self, ctx: Context) -> list[Call]:
+        calls = []
+        for market, positions in ctx.view.perp_positions.items():
+            for trader, position in positions.items():
+                if position.liquidatable and trader != self.address:
+                    calls.append(ctx.protocol.liquidate_position(trader, market))
+        return calls[:MAX_LIQUIDATIONS_PER_BLOCK]
+
+    def liquidate_loans(self, ctx: Context) -> list[Call]:
+        p = ctx.protocol
+        stable = p.stablecoin
+        budget = ctx.view.balance(self.address, stable)
+        unhealthy = [a for a, hf in ctx.view.health.items() if hf < WAD and a != self.address]
+        unhealthy.sort(key=lambda a: (-ctx.view.lending_position(a, stable)[1], a))
+        calls = []
+        for user in unhealthy[:MAX_LIQUIDATIONS_PER_BLOCK]:
+            if budget == 0:
+                break
+            collateral = self.best_collateral(ctx, user)
+            _, debt = ctx.view.lending_position(user, stable)
+            if collateral is None or debt == 0:
+                continue
+            close_bps = BPS if ctx.view.health[user] < self.full_liquidation_hf_wad else self.close_factor_bps
+            cover = min(budget, mul_div(debt, close_bps, BPS))
+            calls.append(p.liquidation_call(collateral, stable, user, cover))
+            budget -= cover
+        return calls
+
+    def best_collateral(self, ctx: Context, user: str) -> str | None:
+        """The user's collateral worth most at the lending pool's prices."""
+        best, best_value = None, 0
+        for asset, (collateral, _) in sorted(ctx.view.lending_positions.get(user, {}).items()):
+            price = ctx.view.lending_prices.get(asset)
+            if asset == ctx.protocol.stablecoin or not collateral or not price:
+                continue
+            value = ctx.usd_of(asset, collateral, price)
+            if value > best_value:
+                best, best_value = asset, value
+        return best

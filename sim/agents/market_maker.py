@@ -1,0 +1,162 @@
+"""The market maker: pool liquidity and spot inventory financed by borrowing, hedged with perp shorts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.agents.base import Agent, Context, leverage_wad, sliced_opens
+from sim.chain import Call
+from sim.protocol import Protocol
+from sim.state import lp_symbol
+from sim.units import BPS, WAD, mul_div, units_for_usd
+
+SCALE = 1_000_000
+
+
+@dataclass
+class MarketMaker(Agent):
+    """Starts with ``capital``: ``stable_capital`` of it in the stablecoin, the rest in the asset.
+
+    Set-up: supplies ``collateral_share`` of its altcoin to lending and borrows the stablecoin at
+    ``target_health_factor``; deposits ``pool_depth_usd8`` per side into the pool (or what its
+    funds allow); shorts the perp for its whole altcoin inventory at ``hedge_leverage``.
+
+    Each block: if the pool's per-block volatility over ``volatility_window`` blocks exceeds
+    ``withdraw_volatility`` it pulls all its liquidity (and stays out). Every
+    ``rehedge_interval`` blocks, or at once when its short shrank without it acting (ADL), it
+    re-hedges when |delta| exceeds ``rehedge_threshold`` of the inventory: more short, or close
+    and re-open smaller. A re-hedge can fail (no stablecoin left for margin, price limits);
+    ``hedge_failures`` counts those."""
+
+    asset: str = ""
+    market: str = ""
+    capital_usd8: int = 0
+    stable_capital_usd8: int = 0
+    pool_depth_usd8: int = 0
+    collateral_share: float = 0.5
+    target_health_factor: float = 2.0
+    hedge_leverage: float = 3.0
+    rehedge_interval: int = 10
+    rehedge_threshold: float = 0.1
+    volatility_window: int = 10
+    withdraw_volatility: float = 0.02
+    liquidation_threshold_bps: int = 0
+    ltv_bps: int = 0
+    phase: int = 0  # staggers the re-hedge schedule across market makers
+    kind: str = field(default="market_maker", init=False)
+    withdrew_at_block: int | None = field(default=None, init=False)
+    hedge_failures: int = field(default=0, init=False)
+    _last_short_wad: int = field(default=0, init=False)
+
+    def initial_tokens(self, external: dict[str, int], protocol: Protocol) -> dict[str, int]:
+        stable = protocol.stablecoin
+        in_asset = self.capital_usd8 - self.stable_capital_usd8
+        return {
+            self.asset: units_for_usd(in_asset, protocol.tokens[self.asset].decimals, external[self.asset]),
+            stable: units_for_usd(self.stable_capital_usd8, protocol.tokens[stable].decimals, 10**8),
+        }
+
+    # ---------------------------------------------------------------- exposure
+
+    def inventory(self, ctx: Context) -> int:
+        """Altcoin units held in every form: wallet, pool share, lending collateral."""
+        wallet = ctx.view.balance(self.address, self.asset)
+        supplied, _ = ctx.view.lending_position(self.address, self.asset)
+        return wallet + supplied + ctx.pool_base_of(self.address, self.asset)
+
+    def short_units(self, ctx: Context) -> int:
+        """The perp short in native altcoin units."""
+        position = ctx.view.perp_position(self.address, self.market)
+        if position is None or position.size_wad >= 0:
+            return 0
+        return mul_div(-position.size_wad, 10 ** ctx.decimals(self.asset), WAD)
+
+    def net_delta_units(self, ctx: Context) -> int:
+        return self.inventory(ctx) - self.short_units(ctx)
+
+    # ---------------------------------------------------------------- set-up
+
+    def setup(self, ctx: Context) -> list[Call]:
+        p = ctx.protocol
+        stable = p.stablecoin
+        asset_units = ctx.view.balance(self.address, self.asset)
+        stable_units = ctx.view.balance(self.address, stable)
+        supplied = mul_div(asset_units, int(self.collateral_share * SCALE), SCALE)
+        supplied_usd8 = ctx.usd_of(self.asset, supplied)
+        borrow_usd8 = min(
+            mul_div(supplied_usd8 * self.liquidation_threshold_bps, SCALE, BPS * int(self.target_health_factor * SCALE)),
+            mul_div(supplied_usd8, self.ltv_bps * 999, BPS * 1000),
+        )
+        borrowed = ctx.stable_units(borrow_usd8)
+        available = stable_units + borrowed
+        hedge_margin = ctx.stable_units(
+            mul_div(ctx.usd_of(self.asset, asset_units), SCALE, int(self.hedge_leverage * SCALE))
+        )
+        hedge_margin = min(hedge_margin, available)
+        lp_quote = max(min(ctx.stable_units(self.pool_depth_usd8), available - hedge_margin), 0)
+        lp_base = min(ctx.units_for_usd(self.asset, mul_div(self.pool_depth_usd8, lp_quote, max(ctx.stable_units(self.pool_depth_usd8), 1))), asset_units - supplied)
+        calls = p.approvals([self.asset, stable])
+        if supplied > 0:
+            calls.append(p.supply(self.asset, supplied, self.address))
+        if borrowed > 0:
+            calls.append(p.borrow(stable, borrowed))
+        if lp_quote > 0 and lp_base > 0:
+            calls.append(p.add_liquidity(self.asset, lp_base, lp_quote, self.address))
+        return calls + sliced_opens(p, self.market, False, hedge_margin, self.hedge_leverage)
+
+    # ---------------------------------------------------------------- each block
+
+    def pool_volatility(self, ctx: Context) -> float:
+        """Standard deviation of the pool's per-block log returns over the window."""
+        prices = [ctx.pool_price8(self.asset, snap) for snap in list(ctx.history)[-self.volatility_window :]]
+        prices = [x for x in prices if x > 0]
+        if len(prices) < 3:
+            return 0.0
+        return float(np.std(np.diff(np.log(np.asarray(prices, dtype=float)))))
+
+    def step(self, ctx: Context) -> list[Call]:
+        p = ctx.protocol
+        calls: list[Call] = []
+        shares = ctx.view.balance(self.address, lp_symbol(self.asset))
+        if shares > 0 and self.pool_volatility(ctx) > self.withdraw_volatility:
+            calls.append(p.remove_liquidity(self.asset, shares, self.address))
+            self.withdrew_at_block = ctx.block
+        short = ctx.view.perp_position(self.address, self.market)
+        short_wad = -short.size_wad if short is not None and short.size_wad < 0 else 0
+        hit = short_wad < self._last_short_wad  # the hedge shrank without us: ADL or liquidation
+        self._last_short_wad = short_wad
+        if hit or (ctx.block + self.phase) % self.rehedge_interval == 0:
+            calls.extend(self.rehedge(ctx))
+        return calls
+
+    def rehedge(self, ctx: Context) -> list[Call]:
+        p = ctx.protocol
+        inventory = self.inventory(ctx)
+        delta = inventory - self.short_units(ctx)
+        if inventory == 0 or abs(delta) * SCALE <= inventory * int(self.rehedge_threshold * SCALE):
+            return []
+        price8 = ctx.mark_price8(self.market)
+        lev = leverage_wad(self.hedge_leverage)
+        spare = ctx.view.balance(self.address, p.stablecoin)
+        if delta > 0:
+            margin = ctx.stable_units(mul_div(ctx.usd_of(self.asset, delta, price8), SCALE, int(self.hedge_leverage * SCALE)))
+            margin = min(margin, spare)
+            if margin == 0:
+                self.hedge_failures += 1
+                return []
+            return [p.open_position(self.market, False, margin, lev, 0)]
+        # over-hedged: close and re-open at the inventory's size, with the margin released
+        position = ctx.view.perp_position(self.address, self.market)
+        released = max(position.equity, 0) if position is not None else 0
+        margin = ctx.stable_units(mul_div(ctx.usd_of(self.asset, inventory, price8), SCALE, int(self.hedge_leverage * SCALE)))
+        margin = min(margin, spare + released)
+        calls = [p.close_position(self.market, 0)]
+        if margin > 0:
+            calls.append(p.open_position(self.market, False, margin, lev, 0))
+        return calls
+
+    def observe(self, failed) -> None:
+        super().observe(failed)
+        self.hedge_failures += sum(1 for call in failed if call.action == "openPosition")

@@ -1,0 +1,68 @@
+"""Noise traders: small random spot and perp trades."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sim.agents.base import Agent, Context, leverage_wad
+from sim.chain import Call
+from sim.protocol import Protocol
+from sim.units import BPS, USD_UNIT, mul_div, units_for_usd
+
+SCALE = 1_000_000
+NOISE_SLIPPAGE_BPS = 300
+
+
+@dataclass
+class NoiseTrader(Agent):
+    """Starts with ``capital`` in the stablecoin. Each block, with ``trade_probability`` each, it
+    makes one spot trade (a random pool, buying or selling ``trade_fraction`` of what it holds) and
+    one perp action (opening a random-side position at ``perp_leverage`` with ``trade_fraction`` of
+    its stablecoins, or closing the one it has). All draws come from the model's generator."""
+
+    capital_usd8: int = 0
+    trade_probability: float = 0.1
+    trade_fraction: float = 0.05
+    perp_leverage: float = 3.0
+    kind: str = field(default="noise", init=False)
+
+    def initial_tokens(self, external: dict[str, int], protocol: Protocol) -> dict[str, int]:
+        stable = protocol.stablecoin
+        return {stable: units_for_usd(self.capital_usd8, protocol.tokens[stable].decimals, USD_UNIT)}
+
+    def setup(self, ctx: Context) -> list[Call]:
+        return ctx.protocol.approvals()
+
+    def step(self, ctx: Context) -> list[Call]:
+        calls: list[Call] = []
+        spot_roll, perp_roll, pick, side = (float(x) for x in ctx.rng.random(4))
+        if ctx.protocol.pools and spot_roll < self.trade_probability:
+            calls.extend(self.spot_trade(ctx, pick, side < 0.5))
+        if ctx.protocol.markets and perp_roll < self.trade_probability:
+            calls.extend(self.perp_trade(ctx, pick, side < 0.5))
+        return calls
+
+    def spot_trade(self, ctx: Context, pick: float, buy: bool) -> list[Call]:
+        p = ctx.protocol
+        symbols = list(p.pools)
+        symbol = symbols[min(int(pick * len(symbols)), len(symbols) - 1)]
+        token_in = p.stablecoin if buy else symbol
+        amount = mul_div(ctx.view.balance(self.address, token_in), int(self.trade_fraction * SCALE), SCALE)
+        if amount == 0:
+            return []
+        base, quote = ctx.view.pool_reserves[symbol]
+        reserve_in, reserve_out = (quote, base) if buy else (base, quote)
+        min_out = mul_div(mul_div(amount, reserve_out, reserve_in + amount), BPS - NOISE_SLIPPAGE_BPS, BPS)
+        return [p.swap(symbol, token_in, amount, min_out, self.address)]
+
+    def perp_trade(self, ctx: Context, pick: float, is_long: bool) -> list[Call]:
+        p = ctx.protocol
+        markets = list(p.markets)
+        market = markets[min(int(pick * len(markets)), len(markets) - 1)]
+        position = ctx.view.perp_position(self.address, market)
+        if position is not None:
+            return [p.close_position(market, 0)] if position.equity > 0 else []
+        margin = mul_div(ctx.view.balance(self.address, p.stablecoin), int(self.trade_fraction * SCALE), SCALE)
+        if margin == 0:
+            return []
+        return [p.open_position(market, is_long, margin, leverage_wad(self.perp_leverage), 0)]

@@ -1,0 +1,229 @@
+"""The simulator's hot path to the node: raw, batched JSON-RPC.
+
+Ape starts and stops the node and supplies the compiled contracts; every per-block action goes
+through :class:`Chain`: one JSON-RPC batch of ``eth_sendTransaction`` with automine off, one
+``evm_mine`` at a fixed timestamp, one ``eth_getBlockReceipts`` and one batch of ``eth_call``.
+
+Senders are impersonated (``anvil_autoImpersonateAccount``), so nothing is signed in Python and
+the accounts are fixed addresses: the same scenario gives the same chain. Requires an anvil node
+(ape-foundry's local network or a fork).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import msgspec
+import requests
+import rlp
+from eth_utils import keccak
+
+# Per-transaction gas limit. Anvil's block gas limit is raised to fit any number of them; a failed
+# transaction is still mined (status 0), which is what an agent on a real chain would see.
+DEFAULT_TX_GAS = 5_000_000
+BLOCK_GAS_LIMIT = 10**15
+GWEI = 10**9
+# Every sender gets this much ETH for gas; nothing in the simulation is priced in ETH.
+GAS_ETH_WEI = 10**30
+
+
+class RpcError(RuntimeError):
+    """A JSON-RPC request failed; carries the method and the node's message."""
+
+    def __init__(self, method: str, error: Any, params: Any = None):
+        self.method = method
+        self.error = error
+        self.params = params
+        super().__init__(f"{method} failed: {error}")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One contract call an agent wants sent: the target, calldata and a readable label.
+
+    ``action`` and ``args`` exist for people and tests (``Call.action == "liquidationCall"``); the
+    node only sees ``to`` and ``data``."""
+
+    to: str | None  # None: contract creation
+    data: str
+    action: str
+    args: tuple[Any, ...] = ()
+    gas: int = DEFAULT_TX_GAS
+    value: int = 0
+
+
+@dataclass(frozen=True)
+class SentTx:
+    """A transaction handed to the node: who sent it, in which order, and its hash."""
+
+    sender: str
+    call: Call
+    nonce: int
+    gas_price_wei: int
+    tx_hash: str
+
+
+@dataclass
+class MinedBlock:
+    number: int
+    timestamp_s: int
+    receipts: list[dict[str, Any]]
+    sent: list[SentTx] = field(default_factory=list)
+
+    def failed(self) -> list[tuple[SentTx, dict[str, Any]]]:
+        by_hash = {tx.tx_hash: tx for tx in self.sent}
+        return [(by_hash[r["transactionHash"]], r) for r in self.receipts if r["status"] != "0x1"]
+
+
+def create_address(sender: str, nonce: int) -> str:
+    """The address of the contract ``sender`` creates with ``nonce`` (CREATE)."""
+    return "0x" + keccak(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:].hex()
+
+
+class Chain:
+    """Batched JSON-RPC client with local nonce tracking and explicit, fixed block timestamps."""
+
+    def __init__(self, uri: str, timeout_s: float = 300.0):
+        self.uri = uri
+        self._timeout_s = timeout_s
+        self._session = requests.Session()
+        self._session.headers["Content-Type"] = "application/json"
+        self._ids = itertools.count()
+        self._nonces: dict[str, int] = {}
+        self._encoder = msgspec.json.Encoder()
+        self._decoder = msgspec.json.Decoder()
+        self.tx_count = 0
+
+    # ------------------------------------------------------------------ raw requests
+
+    def batch(self, requests_: Sequence[tuple[str, list[Any]]], allow_errors: bool = False) -> list[Any]:
+        """Send many requests in one HTTP round trip; results in request order.
+
+        Raises :class:`RpcError` for the first failed request unless ``allow_errors``, in which
+        case a failed request's slot holds an :class:`RpcError`."""
+        if not requests_:
+            return []
+        first = next(self._ids)
+        body = [
+            {"jsonrpc": "2.0", "id": first + i, "method": method, "params": params}
+            for i, (method, params) in enumerate(requests_)
+        ]
+        for _ in range(len(requests_) - 1):
+            next(self._ids)
+        response = self._session.post(self.uri, data=self._encoder.encode(body), timeout=self._timeout_s)
+        response.raise_for_status()
+        replies = self._decoder.decode(response.content)
+        if isinstance(replies, dict):  # a node answers a malformed batch with one error object
+            raise RpcError("batch", replies.get("error", replies))
+        replies.sort(key=lambda reply: reply["id"])
+        results: list[Any] = []
+        for (method, params), reply in zip(requests_, replies):
+            if "error" in reply:
+                error = RpcError(method, reply["error"], params)
+                if not allow_errors:
+                    raise error
+                results.append(error)
+            else:
+                results.append(reply.get("result"))
+        return results
+
+    def request(self, method: str, params: list[Any] | None = None) -> Any:
+        return self.batch([(method, params or [])])[0]
+
+    # ------------------------------------------------------------------ node set-up
+
+    def take_control(self, block_gas_limit: int = BLOCK_GAS_LIMIT) -> None:
+        """Automine off, any sender impersonated, a block gas limit that fits every batch."""
+        self.batch(
+            [
+                ("anvil_autoImpersonateAccount", [True]),
+                ("evm_setAutomine", [False]),
+                ("evm_setBlockGasLimit", [hex(block_gas_limit)]),
+            ]
+        )
+
+    def release_control(self) -> None:
+        self.batch([("evm_setAutomine", [True]), ("anvil_autoImpersonateAccount", [False])])
+
+    def fund_gas(self, addresses: Sequence[str]) -> None:
+        self.batch([("anvil_setBalance", [a, hex(GAS_ETH_WEI)]) for a in addresses])
+
+    def snapshot(self) -> str:
+        return self.request("evm_snapshot")
+
+    def revert(self, snapshot_id: str) -> None:
+        if not self.request("evm_revert", [snapshot_id]):
+            raise RpcError("evm_revert", f"snapshot {snapshot_id} not found")
+        self._nonces.clear()
+
+    def head(self) -> tuple[int, int]:
+        """(number, timestamp) of the latest block."""
+        block = self.request("eth_getBlockByNumber", ["latest", False])
+        return int(block["number"], 16), int(block["timestamp"], 16)
+
+    # ------------------------------------------------------------------ transactions
+
+    def nonce_of(self, address: str) -> int:
+        """The next nonce this client will use for ``address`` (read from the node once)."""
+        if address not in self._nonces:
+            self._nonces[address] = int(self.request("eth_getTransactionCount", [address, "pending"]), 16)
+        return self._nonces[address]
+
+    def _load_nonces(self, senders: Sequence[str]) -> None:
+        missing = sorted({s for s in senders if s not in self._nonces})
+        counts = self.batch([("eth_getTransactionCount", [s, "pending"]) for s in missing])
+        self._nonces.update({s: int(c, 16) for s, c in zip(missing, counts)})
+
+    def send(self, orders: Sequence[tuple[str, Call, int]]) -> list[SentTx]:
+        """Queue ``(sender, call, gas_price_wei)`` transactions in one batch (automine is off).
+
+        The node orders a block by gas price, then by arrival; one sender's transactions stay in
+        nonce order."""
+        self._load_nonces([sender for sender, _, _ in orders])
+        requests_, pending = [], []
+        for sender, call, gas_price in orders:
+            nonce = self._nonces[sender]
+            self._nonces[sender] = nonce + 1
+            tx = {
+                "from": sender,
+                "to": call.to,
+                "data": call.data,
+                "gas": hex(call.gas),
+                "gasPrice": hex(gas_price),
+                "nonce": hex(nonce),
+                "value": hex(call.value),
+            }
+            if call.to is None:
+                del tx["to"]
+            requests_.append(("eth_sendTransaction", [tx]))
+            pending.append((sender, call, nonce, gas_price))
+        try:
+            hashes = self.batch(requests_)
+        except RpcError:
+            self._nonces.clear()  # re-read nonces from the node next time
+            raise
+        self.tx_count += len(hashes)
+        return [SentTx(s, c, n, g, h) for (s, c, n, g), h in zip(pending, hashes)]
+
+    def mine(self, timestamp_s: int, sent: Sequence[SentTx] = ()) -> MinedBlock:
+        """Mine one block at ``timestamp_s`` holding everything queued; return its receipts."""
+        self.request("evm_mine", [{"timestamp": timestamp_s, "blocks": 1}])
+        block = self.request("eth_getBlockByNumber", ["latest", False])
+        receipts = self.request("eth_getBlockReceipts", [block["number"]]) if block["transactions"] else []
+        if len(receipts) != len(sent):
+            raise RpcError(
+                "evm_mine", f"block {int(block['number'], 16)} holds {len(receipts)} transactions, {len(sent)} were sent"
+            )
+        return MinedBlock(int(block["number"], 16), int(block["timestamp"], 16), receipts, list(sent))
+
+    def execute(self, orders: Sequence[tuple[str, Call, int]], timestamp_s: int) -> MinedBlock:
+        """Send ``orders`` and mine them into one block at ``timestamp_s``."""
+        return self.mine(timestamp_s, self.send(orders))
+
+    # ------------------------------------------------------------------ reads
+
+    def call_many(self, calls: Sequence[tuple[str, str]], block: str = "latest") -> list[Any]:
+        """``eth_call`` each ``(to, data)`` in one batch; raw hex results (or RpcError) in order."""
+        return self.batch([("eth_call", [{"to": to, "data": data}, block]) for to, data in calls], allow_errors=True)

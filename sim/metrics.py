@@ -1,0 +1,90 @@
+"""The headline figures of a run (``summary.json``), computed from the recorded tables only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def max_drawdown(series: pd.Series) -> float | None:
+    """Largest fall from an earlier peak, as a positive fraction; None when there is no data."""
+    values = series.dropna().to_numpy(dtype=float)
+    if values.size == 0:
+        return None
+    peaks = np.maximum.accumulate(values)
+    return float(np.max(1.0 - values / peaks))
+
+
+def _first_block(events: pd.DataFrame) -> int | None:
+    return int(events["block"].min()) if not events.empty else None
+
+
+def liquidation_figures(events: pd.DataFrame) -> dict[str, Any]:
+    lending = events[events["kind"] == "lending_liquidation"]
+    perp = events[events["kind"] == "perp_liquidation"]
+    perp_total = float(perp["notional_usd"].sum())
+    long_total = float(perp.loc[perp["side"] == "long", "notional_usd"].sum())
+    adl = events[events["kind"] == "adl_fill"]
+    exhausted = events[events["kind"].isin(["adl_fill", "perp_bad_debt"])]
+    return {
+        "liquidations_usd": {
+            "lending": float(lending["notional_usd"].sum()),
+            "perp": perp_total,
+            "total": float(lending["notional_usd"].sum()) + perp_total,
+        },
+        "liquidation_count": {"lending": int(len(lending)), "perp": int(len(perp))},
+        "perp_liquidations_long_share": long_total / perp_total if perp_total > 0 else None,
+        "insurance_fund_exhausted_block": _first_block(exhausted),
+        "adl": {
+            "events": int(len(adl)),
+            "notional_usd": float(adl["notional_usd"].sum()),
+            "first_block": _first_block(adl),
+            "by_agent_type_usd": {k: float(v) for k, v in adl.groupby("agent_type")["notional_usd"].sum().items()},
+        },
+    }
+
+
+def price_figures(timeseries: pd.DataFrame, volatile: list[str]) -> dict[str, Any]:
+    drawdown: dict[str, dict[str, float | None]] = {}
+    amplification: dict[str, float | None] = {}
+    for symbol in volatile:
+        rows = timeseries[timeseries["asset"] == symbol]
+        drawdown[symbol] = {
+            venue: max_drawdown(rows[f"{column}_price_usd"])
+            for venue, column in (("external", "external"), ("amm", "amm"), ("oracle", "oracle"), ("mark", "mark"))
+        }
+        ext, amm = drawdown[symbol]["external"], drawdown[symbol]["amm"]
+        amplification[symbol] = amm / ext if ext and amm is not None else None
+    return {"drawdown": drawdown, "cascade_amplification": amplification}
+
+
+def depth_figures(timeseries: pd.DataFrame, pools: list[str]) -> dict[str, Any]:
+    out = {}
+    for symbol in pools:
+        depth = timeseries.loc[timeseries["asset"] == symbol, "pool_depth_usd"].dropna()
+        out[symbol] = {"start": float(depth.iloc[0]), "min": float(depth.min())} if not depth.empty else None
+    return out
+
+
+def fund_figures(timeseries: pd.DataFrame) -> dict[str, Any]:
+    per_block = timeseries.groupby("block")[["insurance_fund_usd", "perp_bad_debt_usd"]].first()
+    deficits = timeseries.groupby("block")["lending_deficit_usd"].sum(min_count=1)
+    if per_block.empty:
+        return {"insurance_fund_usd": None, "bad_debt_usd": None}
+    return {
+        "insurance_fund_usd": {
+            "start": float(per_block["insurance_fund_usd"].iloc[0]),
+            "min": float(per_block["insurance_fund_usd"].min()),
+            "end": float(per_block["insurance_fund_usd"].iloc[-1]),
+        },
+        "bad_debt_usd": {
+            "lending_deficit": float(np.nan_to_num(deficits.iloc[-1])),
+            "perp_uncovered": float(per_block["perp_bad_debt_usd"].iloc[-1]),
+        },
+    }
+
+
+def pnl_by_type(agents: pd.DataFrame, kind: str) -> float:
+    return float(agents.loc[agents["agent_type"] == kind, "pnl_usd"].sum())

@@ -1,0 +1,203 @@
+"""The deployed protocol as the agents see it: addresses, and one builder per action.
+
+Each builder returns a :class:`~sim.chain.Call` (target, calldata and a readable label); agents
+decide *what* to do and never touch ABI encoding. Amounts are native integers: token units,
+WAD for perp leverage and price limits (see :mod:`sim.units`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.abi import Codec, constructor_types
+from sim.amm import MAX_UINT256
+from sim.chain import Call
+
+
+CONTRACTS = (
+    "SimToken",
+    "ConstantProductPool",
+    "MockAggregator",
+    "PoolSpotAggregator",
+    "PoolTwapAggregator",
+    "LendingPool",
+    "PerpExchange",
+    "RiskLens",
+    "StateLens",
+)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    codec: Codec
+    bytecode: str
+    constructor_types: tuple[str, ...]
+
+
+def load_artifacts() -> dict[str, Artifact]:
+    """Compiled contracts from the Ape project (compiling them if needed)."""
+    from ape import project  # lazy: importing ape takes seconds
+
+    artifacts = {}
+    for name in CONTRACTS:
+        contract_type = getattr(project, name).contract_type
+        abi = [item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in contract_type.abi]
+        bytecode = contract_type.deployment_bytecode.bytecode
+        artifacts[name] = Artifact(name, Codec(name, abi), bytecode, constructor_types(abi))
+    return artifacts
+
+
+@dataclass(frozen=True)
+class Token:
+    symbol: str
+    address: str
+    decimals: int
+
+
+@dataclass(frozen=True)
+class PoolInfo:
+    """A pool of ``symbol`` against the stablecoin, with the two oracles that read it."""
+
+    symbol: str
+    address: str
+    base_is_token0: bool
+    fee_bps: int
+    spot_oracle: str
+    twap_oracle: str
+
+
+@dataclass(frozen=True)
+class MarketInfo:
+    symbol: str
+    market_id: int
+
+
+@dataclass
+class Protocol:
+    """Addresses of everything deployed for one scenario and the call builders."""
+
+    codecs: dict[str, Codec]
+    stablecoin: str
+    deployer: str
+    tokens: dict[str, Token] = field(default_factory=dict)
+    feeds: dict[str, str] = field(default_factory=dict)
+    pools: dict[str, PoolInfo] = field(default_factory=dict)
+    lending: str = ""
+    lending_oracles: dict[str, str] = field(default_factory=dict)
+    perp: str = ""
+    perp_index_oracles: dict[str, str] = field(default_factory=dict)
+    markets: dict[str, MarketInfo] = field(default_factory=dict)
+    risk_lens: str = ""
+    state_lens: str = ""
+
+    # ------------------------------------------------------------------ helpers
+
+    def _call(self, contract: str, to: str, action: str, *args: Any) -> Call:
+        return Call(to=to, data=self.codecs[contract].encode_call(action, *args), action=action, args=args)
+
+    @property
+    def stable(self) -> Token:
+        return self.tokens[self.stablecoin]
+
+    def token_list(self) -> list[Token]:
+        return list(self.tokens.values())
+
+    def contract_holders(self) -> dict[str, str]:
+        """Every contract that can hold tokens, by a readable name."""
+        holders = {f"pool:{s}": p.address for s, p in self.pools.items()}
+        holders["lending"] = self.lending
+        holders["perp"] = self.perp
+        return holders
+
+    # ------------------------------------------------------------------ tokens
+
+    def approve(self, symbol: str, spender: str, amount: int = MAX_UINT256) -> Call:
+        return self._call("SimToken", self.tokens[symbol].address, "approve", spender, amount)
+
+    def transfer(self, symbol: str, to: str, amount: int) -> Call:
+        return self._call("SimToken", self.tokens[symbol].address, "transfer", to, amount)
+
+    def transfer_from(self, symbol: str, owner: str, to: str, amount: int) -> Call:
+        return self._call("SimToken", self.tokens[symbol].address, "transferFrom", owner, to, amount)
+
+    def mint(self, symbol: str, to: str, amount: int) -> Call:
+        return self._call("SimToken", self.tokens[symbol].address, "mint", to, amount)
+
+    def approvals(self, symbols: list[str] | None = None) -> list[Call]:
+        """Unlimited approvals of the given tokens (all by default) to every venue."""
+        spenders = [p.address for p in self.pools.values()] + [self.lending, self.perp]
+        return [self.approve(s, spender) for s in (symbols or list(self.tokens)) for spender in spenders]
+
+    # ------------------------------------------------------------------ spot
+
+    def swap(self, pool_symbol: str, token_in: str, amount_in: int, min_out: int, to: str) -> Call:
+        pool = self.pools[pool_symbol]
+        return self._call(
+            "ConstantProductPool", pool.address, "swapExactIn", self.tokens[token_in].address, amount_in, min_out, to
+        )
+
+    def add_liquidity(self, pool_symbol: str, base_amount: int, quote_amount: int, to: str, min_fraction_bps: int = 0) -> Call:
+        """Deposit up to both amounts at the pool's ratio; ``min_fraction_bps`` of each is the floor."""
+        pool = self.pools[pool_symbol]
+        amount0, amount1 = (base_amount, quote_amount) if pool.base_is_token0 else (quote_amount, base_amount)
+        min0, min1 = amount0 * min_fraction_bps // 10_000, amount1 * min_fraction_bps // 10_000
+        return self._call("ConstantProductPool", pool.address, "addLiquidity", amount0, amount1, min0, min1, to)
+
+    def remove_liquidity(self, pool_symbol: str, shares: int, to: str) -> Call:
+        return self._call("ConstantProductPool", self.pools[pool_symbol].address, "removeLiquidity", shares, 0, 0, to)
+
+    # ------------------------------------------------------------------ lending
+
+    def supply(self, asset: str, amount: int, on_behalf: str) -> Call:
+        return self._call("LendingPool", self.lending, "supply", self.tokens[asset].address, amount, on_behalf)
+
+    def withdraw(self, asset: str, amount: int, to: str) -> Call:
+        return self._call("LendingPool", self.lending, "withdraw", self.tokens[asset].address, amount, to)
+
+    def borrow(self, asset: str, amount: int) -> Call:
+        return self._call("LendingPool", self.lending, "borrow", self.tokens[asset].address, amount)
+
+    def repay(self, asset: str, amount: int, on_behalf: str) -> Call:
+        return self._call("LendingPool", self.lending, "repay", self.tokens[asset].address, amount, on_behalf)
+
+    def liquidation_call(self, collateral: str, debt: str, user: str, debt_to_cover: int) -> Call:
+        return self._call(
+            "LendingPool",
+            self.lending,
+            "liquidationCall",
+            self.tokens[collateral].address,
+            self.tokens[debt].address,
+            user,
+            debt_to_cover,
+        )
+
+    # ------------------------------------------------------------------ perps
+
+    def open_position(self, market: str, is_long: bool, margin: int, leverage_wad: int, price_limit_wad: int) -> Call:
+        market_id = self.markets[market].market_id
+        return self._call("PerpExchange", self.perp, "openPosition", market_id, is_long, margin, leverage_wad, price_limit_wad)
+
+    def close_position(self, market: str, price_limit_wad: int) -> Call:
+        return self._call("PerpExchange", self.perp, "closePosition", self.markets[market].market_id, price_limit_wad)
+
+    def add_margin(self, market: str, amount: int) -> Call:
+        return self._call("PerpExchange", self.perp, "addMargin", self.markets[market].market_id, amount)
+
+    def liquidate_position(self, trader: str, market: str) -> Call:
+        return self._call("PerpExchange", self.perp, "liquidate", trader, self.markets[market].market_id)
+
+    def settle_funding(self, market: str) -> Call:
+        return self._call("PerpExchange", self.perp, "settleFunding", self.markets[market].market_id)
+
+    def fund_insurance(self, amount: int) -> Call:
+        return self._call("PerpExchange", self.perp, "fundInsurance", amount)
+
+    # ------------------------------------------------------------------ oracles
+
+    def set_answer(self, symbol: str, answer: int) -> Call:
+        return self._call("MockAggregator", self.feeds[symbol], "setAnswer", answer)
+
+    def twap_update(self, symbol: str) -> Call:
+        return self._call("PoolTwapAggregator", self.pools[symbol].twap_oracle, "update")

@@ -1,0 +1,157 @@
+"""Deploying and configuring one scenario's contracts on the node, by raw batched transactions.
+
+Everything is deployed from a fixed deployer address at fixed timestamps, so the same scenario
+gives the same addresses and the same chain on any fresh node. Three blocks: contracts; listings
+and parameters; tokens minted to every account (and the insurance fund seeded).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from sim.abi import encode_constructor
+from sim.chain import GWEI, Call, Chain, MinedBlock, create_address
+from sim.prices import PricePath
+from sim.protocol import Artifact, MarketInfo, PoolInfo, Protocol, Token
+from sim.scenario import Scenario
+from sim.units import USD_UNIT, to_units, usd_price_to_wad
+
+DEPLOY_GAS = 15_000_000
+ZERO_ADDRESS = "0x" + "00" * 20
+PRICE_SOURCE = {"mark": 0, "index": 1}
+VENUE_DEPTH_USD8 = 10**12 * USD_UNIT  # the off-chain market's inventory of every token
+
+
+class SetupError(RuntimeError):
+    """A set-up transaction reverted: the scenario's parameters do not fit the contracts."""
+
+
+def check_block(block: MinedBlock, stage: str, codecs: dict[str, Any]) -> None:
+    failed = block.failed()
+    if failed:
+        tx, _ = failed[0]
+        raise SetupError(f"{stage}: {len(failed)} transaction(s) reverted, first: {tx.call.action}{tx.call.args!r} from {tx.sender}")
+
+
+def deploy_protocol(
+    chain: Chain, artifacts: dict[str, Artifact], scenario: Scenario, prices: PricePath, deployer: str, timestamp_s: int
+) -> Protocol:
+    """Deploy every contract in one block, then list reserves and markets in a second."""
+    protocol = Protocol(codecs={n: a.codec for n, a in artifacts.items()}, stablecoin=scenario.stablecoin, deployer=deployer)
+    first_nonce = chain.nonce_of(deployer)
+    creations: list[Call] = []
+
+    def create(name: str, *args: Any) -> str:
+        artifact = artifacts[name]
+        data = encode_constructor(artifact.bytecode, artifact.constructor_types, args)
+        address = create_address(deployer, first_nonce + len(creations))
+        creations.append(Call(to=None, data=data, action=f"deploy {name}", args=args, gas=DEPLOY_GAS))
+        return address
+
+    for symbol, asset in scenario.assets.items():
+        protocol.tokens[symbol] = Token(symbol, create("SimToken", f"{symbol} (sim)", symbol, asset.decimals), asset.decimals)
+    for symbol in scenario.assets:
+        protocol.feeds[symbol] = create("MockAggregator", 8, f"{symbol} / USD", prices.price8(0, symbol))
+    stable = protocol.tokens[scenario.stablecoin]
+    stable_feed = protocol.feeds[scenario.stablecoin]
+    for pool in scenario.pools:
+        base = protocol.tokens[pool.asset]
+        address = create("ConstantProductPool", base.address, stable.address, pool.fee_bps)
+        spot = create("PoolSpotAggregator", address, base.address, stable_feed, f"{pool.asset} / USD (pool spot)")
+        twap = create(
+            "PoolTwapAggregator", address, base.address, stable_feed, pool.twap_window_s, pool.twap_capacity,
+            f"{pool.asset} / USD (pool TWAP {pool.twap_window_s}s)",
+        )
+        base_is_token0 = int(base.address, 16) < int(stable.address, 16)
+        protocol.pools[pool.asset] = PoolInfo(pool.asset, address, base_is_token0, pool.fee_bps, spot, twap)
+    protocol.lending = create("LendingPool")
+    protocol.perp = create("PerpExchange", stable.address)
+    protocol.risk_lens = create("RiskLens", protocol.lending)
+    protocol.state_lens = create("StateLens")
+    check_block(chain.execute([(deployer, c, GWEI) for c in creations], timestamp_s), "deploying contracts", protocol.codecs)
+
+    def oracle(kind: str, symbol: str) -> str:
+        if kind == "external":
+            return protocol.feeds[symbol]
+        pool = protocol.pools[symbol]
+        return pool.spot_oracle if kind == "pool_spot" else pool.twap_oracle
+
+    for reserve in scenario.lending.reserves:
+        protocol.lending_oracles[reserve.asset] = oracle(reserve.oracle, reserve.asset)
+    for market_id, market in enumerate(scenario.perp.markets):
+        protocol.markets[market.asset] = MarketInfo(market.asset, market_id)
+        protocol.perp_index_oracles[market.asset] = oracle(market.index_oracle, market.asset)
+    return protocol
+
+
+def configuration_calls(scenario: Scenario, prices: PricePath, protocol: Protocol) -> list[Call]:
+    """listReserve / listMarket and every parameter the scenario sets."""
+    p = protocol
+    codec_l, codec_p = p.codecs["LendingPool"], p.codecs["PerpExchange"]
+
+    def lending(fn: str, *args: Any) -> Call:
+        return Call(p.lending, codec_l.encode_call(fn, *args), fn, args)
+
+    def perp(fn: str, *args: Any) -> Call:
+        return Call(p.perp, codec_p.encode_call(fn, *args), fn, args)
+
+    calls = []
+    lend = scenario.lending
+    for reserve in lend.reserves:
+        token = p.tokens[reserve.asset]
+        calls.append(lending("listReserve", token.address, p.lending_oracles[reserve.asset], reserve.ltv_bps,
+                             reserve.liquidation_threshold_bps, reserve.liquidation_bonus_bps, reserve.borrowing_enabled))
+        rates = reserve.interest
+        calls.append(lending("setInterestRateModel", token.address, rates.base_rate_bps, rates.slope1_bps,
+                             rates.slope2_bps, rates.optimal_utilization_bps))
+        if reserve.supply_cap or reserve.borrow_cap:
+            calls.append(lending("setCaps", token.address, to_units(reserve.supply_cap, token.decimals, "floor"),
+                                 to_units(reserve.borrow_cap, token.decimals, "floor")))
+        if reserve.liquidation_protocol_fee_bps:
+            calls.append(lending("setLiquidationProtocolFee", token.address, reserve.liquidation_protocol_fee_bps))
+    calls.append(lending("setCloseFactor", lend.close_factor_bps, to_units(repr(lend.full_liquidation_health_factor), 18, "floor")))
+    if lend.max_oracle_age_s:
+        calls.append(lending("setMaxOracleAge", lend.max_oracle_age_s))
+    for market_id, market in enumerate(scenario.perp.markets):
+        price_wad = usd_price_to_wad(prices.price8(0, market.asset))
+        v_quote = to_units(repr(market.depth_usd), 18, "floor")
+        v_base = v_quote * 10**18 // price_wad
+        calls.append(perp("listMarket", f"{market.asset}-PERP", p.perp_index_oracles[market.asset], v_base, v_quote,
+                          market.initial_margin_bps, market.maintenance_margin_bps, market.liquidation_fee_bps,
+                          market.trading_fee_bps))
+        funding = market.funding
+        calls.append(perp("setFundingParams", market_id, funding.interval_s, to_units(repr(funding.factor), 18, "floor"),
+                          to_units(repr(funding.max_rate_per_interval), 18, "floor")))
+        if market.margin_price_source != "mark":
+            calls.append(perp("setMarginPriceSource", market_id, PRICE_SOURCE[market.margin_price_source]))
+    if not scenario.perp.adl_enabled:
+        calls.append(perp("setAdlEnabled", False))
+    return calls
+
+
+def funding_calls(
+    protocol: Protocol, grants: Sequence[tuple[str, dict[str, int]]], insurance_units: int
+) -> list[Call]:
+    """Mint every account's starting tokens; seed the insurance fund from the deployer."""
+    calls = [protocol.mint(symbol, account, amount) for account, tokens in grants for symbol, amount in tokens.items() if amount > 0]
+    if insurance_units:
+        stable = protocol.stablecoin
+        calls += [
+            protocol.mint(stable, protocol.deployer, insurance_units),
+            protocol.approve(stable, protocol.perp),
+            protocol.fund_insurance(insurance_units),
+        ]
+    return calls
+
+
+def venue_grants(protocol: Protocol, prices: PricePath) -> dict[str, int]:
+    """The off-chain market's inventory: plenty of every token."""
+    return {
+        symbol: VENUE_DEPTH_USD8 * 10**token.decimals // prices.price8(0, symbol)
+        for symbol, token in protocol.tokens.items()
+    }
+
+
+def insurance_units(scenario: Scenario, protocol: Protocol) -> int:
+    return to_units(repr(scenario.perp.insurance_fund_usd), protocol.stable.decimals, "floor")
+

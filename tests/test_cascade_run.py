@@ -1,0 +1,129 @@
+"""End to end: a tiny scenario on the test node — a whale's loan is liquidated and recorded,
+the summary agrees with the events, no token is created or lost, and a rerun is identical."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.agents import fixed_address
+from sim.cascade import run_cascade
+from sim.scenario import parse_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TINY = {
+    "name": "tiny",
+    "seed": 7,
+    "blocks": 14,
+    "block_time_s": 12,
+    "stablecoin": "USDC",
+    "assets": {
+        "USDC": {"decimals": 6, "price_usd": 1.0, "stable": True},
+        "ALT": {"decimals": 18, "price_usd": 2.0, "volatility_daily": 0.05, "beta_to_btc": 1.0},
+    },
+    "pools": [{"asset": "ALT", "depth_usd": 400_000, "fee_bps": 30, "twap_window_s": 60, "twap_capacity": 8}],
+    "lending": {
+        "reserves": [
+            {"asset": "USDC", "ltv_bps": 0, "liquidation_threshold_bps": 0, "liquidation_bonus_bps": 10000,
+             "passive_supply_usd": 2_000_000},
+            {"asset": "ALT", "oracle": "external", "ltv_bps": 6000, "liquidation_threshold_bps": 7000,
+             "liquidation_bonus_bps": 11000},
+        ]
+    },
+    "perp": {
+        "insurance_fund_usd": 10_000,
+        "markets": [{"asset": "ALT", "depth_usd": 5_000_000, "initial_margin_bps": 1000, "maintenance_margin_bps": 500}],
+    },
+    "agents": {
+        "whales": [{"count": 1, "collateral_asset": "ALT", "perp_market": "ALT", "capital_usd": 200_000,
+                    "target_health_factor": 1.1, "leverage": 3, "spare_fraction": 0.0}],
+        "liquidators": [{"count": 1, "capital_usd": 500_000, "max_slippage": 0.1}],
+    },
+    "shock": {"random_walk": True, "crash": {"start_block": 3, "duration_blocks": 4, "size": {"ALT": 0.4}}},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    scenario = parse_scenario(TINY, "tiny")
+    first = run_cascade(scenario, tmp_path_factory.mktemp("first"), progress=False)
+    second = run_cascade(scenario, tmp_path_factory.mktemp("second"), progress=False)
+    return first, second
+
+
+def test_a_crash_liquidates_the_whale_and_the_event_has_its_fields(tiny_runs):
+    run, _ = tiny_runs
+    lending = run.events[run.events["kind"] == "lending_liquidation"]
+    assert len(lending) >= 1
+    first = lending.iloc[0]
+    assert first["account"] == fixed_address("whale-0-0")
+    assert first["agent_type"] == "whale"
+    assert first["counterparty"] == fixed_address("liquidator-0-0")
+    assert first["counterparty_type"] == "liquidator"
+    assert (first["venue"], first["side"], first["asset"]) == ("lending", "long", "ALT")
+    assert first["notional_usd"] > 0 and first["size"] > 0
+    assert first["block"] >= TINY["shock"]["crash"]["start_block"]
+    assert first["tx_hash"].startswith("0x") and len(first["tx_hash"]) == 66
+
+
+def test_the_summary_agrees_with_the_events(tiny_runs):
+    run, _ = tiny_runs
+    s, events = run.summary, run.events
+    for venue in ("lending", "perp"):
+        rows = events[events["kind"] == f"{venue}_liquidation"]
+        assert s["liquidation_count"][venue] == len(rows)
+        assert s["liquidations_usd"][venue] == pytest.approx(rows["notional_usd"].sum())
+    assert s["liquidations_usd"]["total"] == pytest.approx(s["liquidations_usd"]["lending"] + s["liquidations_usd"]["perp"])
+    assert s["adl"]["events"] == (events["kind"] == "adl_fill").sum()
+    assert s["blocks"] == TINY["blocks"]
+    assert s["status"] == "completed"
+    ts = run.timeseries
+    assert set(ts["block"]) == set(range(TINY["blocks"] + 1))
+    alt = ts[ts["asset"] == "ALT"]
+    external_drawdown = 1 - alt["external_price_usd"].min() / alt["external_price_usd"].cummax().max()
+    assert s["drawdown"]["ALT"]["external"] >= 0.35 and s["drawdown"]["ALT"]["external"] <= external_drawdown + 1e-9
+    assert set(run.agents["agent_type"]) >= {"whale", "liquidator", "keeper"}
+    assert run.agents["pnl_usd"].sum() == pytest.approx((run.agents["end_equity_usd"] - run.agents["start_equity_usd"]).sum())
+
+
+def test_no_token_is_created_or_destroyed(tiny_runs):
+    run, _ = tiny_runs
+    conservation = run.summary["token_conservation"]
+    assert set(conservation) == {"USDC", "ALT"}
+    for token in conservation.values():
+        assert token["ok"] and token["held"] == token["total_supply"]
+
+
+def test_the_same_scenario_and_seed_give_identical_results(tiny_runs):
+    first, second = tiny_runs
+    strip = lambda s: {k: v for k, v in s.items() if k != "wall_s"}  # noqa: E731
+    assert strip(first.summary) == strip(second.summary)
+    pd.testing.assert_frame_equal(first.events, second.events)
+    pd.testing.assert_frame_equal(first.timeseries, second.timeseries)
+
+
+def test_outputs_are_written_and_readable(tiny_runs):
+    run, _ = tiny_runs
+    for name in ("timeseries.parquet", "events.parquet", "agents.parquet", "summary.json", "report.html", "prices.png"):
+        assert (run.out_dir / name).is_file(), name
+    assert json.loads((run.out_dir / "summary.json").read_text())["scenario"] == "tiny"
+    assert len(pd.read_parquet(run.out_dir / "events.parquet")) == len(run.events)
+
+
+def test_the_cli_rejects_a_bad_scenario_with_exit_2_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nseed: 1\nblocks: 0\n")
+    out = tmp_path / "out"
+    ape = Path(sys.executable).with_name("ape")
+    result = subprocess.run(
+        [str(ape), "run", "cascade", "--scenario", str(bad), "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "blocks: Input should be greater than 0" in result.stderr
+    assert "stablecoin: Field required" in result.stderr
+    assert not out.exists()

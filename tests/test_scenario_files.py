@@ -1,0 +1,308 @@
+"""sim.scenario: malformed scenario files are rejected up front, each problem named by its field path.
+
+Plain pytest — no node, no ape fixtures. Every malformed file is the shipped ``scenarios/oct10.yaml``
+with one thing broken, so each case shows exactly which path and message a user would see.
+"""
+
+import copy
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import yaml
+
+from sim.scenario import Scenario, ScenarioError, load_scenario
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+OCT10 = SCENARIOS / "oct10.yaml"
+
+Mutation = Callable[[Any], None]
+
+
+def _keys(path: str) -> list[str | int]:
+    """``"lending.reserves[1].oracle"`` -> ``["lending", "reserves", 1, "oracle"]`` (the problems' own notation)."""
+    return [int(index) if index else name for index, name in re.findall(r"\[(\d+)\]|([^.\[\]]+)", path)]
+
+
+def _parent(data: Any, path: str) -> tuple[Any, str | int]:
+    *head, last = _keys(path)
+    for key in head:
+        data = data[key]
+    return data, last
+
+
+def put(path: str, value: Any) -> Mutation:
+    """Set the value at ``path``; a new key, or one past the end of a list, adds it."""
+
+    def mutate(data: Any) -> None:
+        parent, last = _parent(data, path)
+        if isinstance(parent, list) and last == len(parent):
+            parent.append(copy.deepcopy(value))
+        else:
+            parent[last] = copy.deepcopy(value)
+
+    return mutate
+
+
+def drop(path: str) -> Mutation:
+    """Delete the key (or list item) at ``path``."""
+
+    def mutate(data: Any) -> None:
+        parent, last = _parent(data, path)
+        del parent[last]
+
+    return mutate
+
+
+def load_mutated(tmp_path: Path, *mutations: Mutation) -> Scenario:
+    """Load oct10.yaml, apply ``mutations``, write the result under ``tmp_path`` and load that file."""
+    data = yaml.safe_load(OCT10.read_text())
+    for mutate in mutations:
+        mutate(data)
+    target = tmp_path / "scenario.yaml"
+    target.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_scenario(target)
+
+
+def problems_of(tmp_path: Path, *mutations: Mutation) -> list[tuple[str, str]]:
+    with pytest.raises(ScenarioError) as caught:
+        load_mutated(tmp_path, *mutations)
+    return caught.value.problems
+
+
+def assert_reported(problems: list[tuple[str, str]], path: str, fragment: str) -> None:
+    messages = [message for where, message in problems if where == path]
+    assert messages, f"no problem reported at {path!r}; got {problems}"
+    assert any(fragment in message for message in messages), f"{fragment!r} not in {messages}"
+
+
+BTC_RESERVE = {"asset": "BTC", "oracle": "external", "ltv_bps": 7500, "liquidation_threshold_bps": 8000, "liquidation_bonus_bps": 10500}
+
+MALFORMED = [
+    # ---- required fields, types, ranges, unknown keys
+    pytest.param([drop("seed")], "seed", "Field required", id="missing-seed"),
+    pytest.param([drop("lending.reserves[1].ltv_bps")], "lending.reserves[1].ltv_bps", "Field required", id="missing-nested-field"),
+    pytest.param([put("lending", None)], "lending", "valid dictionary", id="section-null"),
+    pytest.param([put("blocks", "many")], "blocks", "valid integer", id="blocks-string"),
+    pytest.param([put("blocks", 1.5)], "blocks", "valid integer", id="blocks-fraction"),
+    # `blocks: yes` / `blocks: true` is a YAML boolean; it must not silently become 1 block.
+    pytest.param([put("blocks", True)], "blocks", "valid integer", id="blocks-boolean"),
+    pytest.param([put("blocks", 0)], "blocks", "greater than 0 (got 0)", id="blocks-zero"),
+    pytest.param([put("blocks", 2_000_000)], "blocks", "less than or equal to 1000000", id="blocks-too-many"),
+    pytest.param([put("block_time_s", -1)], "block_time_s", "greater than 0 (got -1)", id="block-time-negative"),
+    pytest.param([drop("blocks"), put("blokcs", 300)], "blokcs", "Extra inputs are not permitted", id="typo-top-level"),
+    pytest.param([put("lending.reserves[1].ltv", 7500)], "lending.reserves[1].ltv", "Extra inputs are not permitted", id="typo-nested"),
+    # ---- assets
+    pytest.param([put("assets.ETH.decimals", -1)], "assets.ETH.decimals", "greater than or equal to 0 (got -1)", id="decimals-negative"),
+    pytest.param([put("assets.ETH.decimals", 37)], "assets.ETH.decimals", "less than or equal to 36 (got 37)", id="decimals-above-36"),
+    pytest.param([put("assets.b-t", {"decimals": 18, "price_usd": 1.0})], "assets.b-t", "'b-t'", id="asset-symbol-invalid"),
+    pytest.param([put("assets.USDC.stable", False)], "stablecoin", "must have stable: true", id="stablecoin-not-stable"),
+    pytest.param([put("stablecoin", "DAI")], "stablecoin", "unknown asset 'DAI'", id="stablecoin-unknown"),
+    pytest.param([put("assets.USDC.decimals", 24)], "stablecoin", "at most 18 decimals", id="stablecoin-decimals"),
+    # ---- lending
+    pytest.param([put("lending.reserves[1].oracle", "chainlink")], "lending.reserves[1].oracle", "got 'chainlink'", id="reserve-oracle-kind"),
+    pytest.param([put("lending.reserves[1].asset", "DOGE")], "lending.reserves[1].asset", "unknown asset 'DOGE'", id="reserve-unknown-asset"),
+    pytest.param(
+        [put("lending.reserves[1].ltv_bps", 9000)],
+        "lending.reserves[1]",
+        "ltv_bps (9000) must not exceed liquidation_threshold_bps (8000)",
+        id="ltv-above-threshold",
+    ),
+    pytest.param(
+        [put("lending.reserves[1].liquidation_threshold_bps", 9600)],
+        "lending.reserves[1]",
+        "must not exceed 100%",
+        id="threshold-times-bonus",
+    ),
+    pytest.param(
+        [put("lending.reserves[1].liquidation_bonus_bps", 9000)],
+        "lending.reserves[1].liquidation_bonus_bps",
+        "greater than or equal to 10000 (got 9000)",
+        id="bonus-below-100pct",
+    ),
+    pytest.param([drop("lending.reserves[0]")], "lending.reserves", "the stablecoin 'USDC' must be a reserve", id="stablecoin-not-reserve"),
+    pytest.param([put("lending.reserves", [])], "lending.reserves", "at least 1 item", id="reserves-empty"),
+    pytest.param([put("lending.reserves[4]", BTC_RESERVE)], "lending.reserves[4].asset", "duplicate entry for 'BTC'", id="reserve-duplicate"),
+    pytest.param(
+        [drop("pools[1]"), put("lending.reserves[2].oracle", "pool_spot")],
+        "lending.reserves[2].oracle",
+        "'pool_spot' needs a pool for 'ETH'",
+        id="pool-oracle-without-pool",
+    ),
+    # ---- perp
+    pytest.param(
+        [put("perp.markets[0].maintenance_margin_bps", 1000)],
+        "perp.markets[0]",
+        "maintenance_margin_bps (1000) must be below initial_margin_bps (1000)",
+        id="maintenance-equals-initial",
+    ),
+    pytest.param(
+        [put("perp.markets[0].maintenance_margin_bps", 1500)],
+        "perp.markets[0]",
+        "maintenance_margin_bps (1500) must be below initial_margin_bps (1000)",
+        id="maintenance-above-initial",
+    ),
+    pytest.param([put("perp.markets[1].index_oracle", "chainlink")], "perp.markets[1].index_oracle", "got 'chainlink'", id="perp-oracle-kind"),
+    pytest.param(
+        [drop("pools[1]"), put("perp.markets[1].index_oracle", "pool_twap")],
+        "perp.markets[1].index_oracle",
+        "'pool_twap' needs a pool for 'ETH'",
+        id="perp-pool-oracle-without-pool",
+    ),
+    # ---- agents
+    pytest.param([put("agents.whales[0].count", 0)], "agents.whales[0].count", "greater than 0 (got 0)", id="population-count-zero"),
+    pytest.param(
+        [put("agents.whales[0].collateral_asset", "DOGE")],
+        "agents.whales[0].collateral_asset",
+        "unknown asset 'DOGE'",
+        id="whale-collateral-unknown",
+    ),
+    pytest.param(
+        [put("agents.whales[0].collateral_asset", "USDC")],
+        "agents.whales[0].collateral_asset",
+        "must be a non-stablecoin asset",
+        id="whale-collateral-stablecoin",
+    ),
+    pytest.param(
+        [put("agents.whales[0].target_health_factor", {"uniform": [1.0, 1.5]})],
+        "agents.whales[0].target_health_factor",
+        "must stay above 1 (lowest possible value 1.0)",
+        id="whale-health-factor-low-bound",
+    ),
+    pytest.param(
+        [put("agents.whales[0].target_health_factor", 0.9)],
+        "agents.whales[0].target_health_factor",
+        "must stay above 1 (lowest possible value 0.9)",
+        id="whale-health-factor-constant",
+    ),
+    pytest.param(
+        [put("agents.whales[0].capital_usd", {"uniform": [5, 1]})],
+        "agents.whales[0].capital_usd",
+        "low <= high",
+        id="distribution-uniform-reversed",
+    ),
+    # The message should say which forms are accepted (a number, uniform or lognormal).
+    pytest.param(
+        [put("agents.whales[0].capital_usd", {"normal": 3})],
+        "agents.whales[0].capital_usd",
+        "lognormal",
+        id="distribution-unknown-kind",
+    ),
+    pytest.param(
+        [put("agents.whales[0].capital_usd", {"lognormal": [-1, 0.3]})],
+        "agents.whales[0].capital_usd",
+        "median > 0",
+        id="distribution-lognormal-median",
+    ),
+    # ---- the shock
+    pytest.param([put("shock.crash.start_block", 300)], "shock.crash.start_block", "must be below blocks (300), got 300", id="crash-after-end"),
+    pytest.param([put("shock.crash.size", {"DOGE": 0.1})], "shock.crash.size.DOGE", "unknown asset 'DOGE'", id="crash-unknown-asset"),
+    pytest.param([put("shock.crash.size.BTC", 1.0)], "shock.crash.size.BTC", "less than 1 (got 1.0)", id="crash-total-loss"),
+]
+
+
+@pytest.mark.parametrize("mutations,path,fragment", MALFORMED)
+def test_a_malformed_scenario_names_the_field(tmp_path, mutations, path, fragment):
+    assert_reported(problems_of(tmp_path, *mutations), path, fragment)
+
+
+@pytest.mark.parametrize(
+    "value,path,fragment",
+    [
+        pytest.param({"uniform": [5, 1]}, "agents.whales[0].capital_usd", "low <= high", id="uniform-reversed"),
+        pytest.param({"normal": 3}, "agents.whales[0].capital_usd", "lognormal", id="unknown-kind"),
+        pytest.param({"uniform": [1, 2, 3]}, "agents.whales[0].capital_usd.uniform", "at most 2 items", id="uniform-three-bounds"),
+        pytest.param({"lognormal": [-1, 0.3]}, "agents.whales[0].capital_usd", "median > 0", id="lognormal-median"),
+        pytest.param("lots", "agents.whales[0].capital_usd", "expected a number", id="string"),
+    ],
+)
+def test_a_bad_distribution_is_one_problem_not_one_per_union_branch(tmp_path, value, path, fragment):
+    """A distribution is a number, ``{uniform: ...}`` or ``{lognormal: ...}``; a mistake in one form must
+    not also be reported as a failure to match each of the other forms."""
+    field = "agents.whales[0].capital_usd"
+    problems = problems_of(tmp_path, put(field, value))
+    about_field = [(where, message) for where, message in problems if where == field or where.startswith((field + ".", field + "["))]
+    assert len(about_field) == 1, about_field
+    assert about_field[0][0] == path
+    assert fragment in about_field[0][1]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    target = tmp_path / "scenario.yaml"
+    target.write_text(text)
+    return target
+
+
+@pytest.mark.parametrize(
+    "make,fragment",
+    [
+        pytest.param(lambda tmp: _write(tmp, "- name: oct10\n- seed: 1\n"), "expected a mapping at the top level, got list", id="top-level-list"),
+        pytest.param(lambda tmp: _write(tmp, "just a string\n"), "expected a mapping at the top level, got str", id="top-level-scalar"),
+        pytest.param(lambda tmp: _write(tmp, "name: [unclosed\nseed: 1\n"), "not valid YAML", id="invalid-yaml"),
+        pytest.param(lambda tmp: _write(tmp, "name: a\n\tseed: 1\n"), "not valid YAML", id="tab-indent"),
+        # An empty file is not "a NoneType at the top level" to the person who wrote it.
+        pytest.param(lambda tmp: _write(tmp, "# nothing yet\n"), "empty", id="empty-file"),
+        pytest.param(lambda tmp: tmp / "no-such-scenario.yaml", "cannot read the file", id="missing-file"),
+        pytest.param(lambda tmp: tmp, "cannot read the file", id="directory"),
+    ],
+)
+def test_an_unreadable_file_is_one_problem_without_a_path(tmp_path, make, fragment):
+    target = make(tmp_path)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(target)
+    error = caught.value
+    assert error.source == str(target)
+    assert len(error.problems) == 1
+    path, message = error.problems[0]
+    assert path == ""
+    assert fragment in message
+
+
+def test_invalid_yaml_gives_line_and_column(tmp_path):
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(_write(tmp_path, "name: oct10\nseed: [1\nblocks: 3\n"))
+    (_, message), = caught.value.problems
+    assert "line 2" in message and "column" in message
+
+
+@pytest.mark.parametrize("name", ["oct10.yaml", "calm.yaml"])
+def test_a_shipped_scenario_loads(name):
+    path = SCENARIOS / name
+    if not path.exists():
+        pytest.skip(f"scenarios/{name} is not shipped")
+    scenario = load_scenario(path)
+    assert isinstance(scenario, Scenario)
+    assert scenario.blocks > 0
+    assert scenario.stablecoin in scenario.assets
+
+
+def test_the_mutation_helper_alone_keeps_the_file_valid(tmp_path):
+    assert load_mutated(tmp_path) == load_scenario(OCT10)
+
+
+@pytest.mark.parametrize(
+    "mutations,paths",
+    [
+        pytest.param(
+            [drop("seed"), put("blocks", 0), put("blokcs", 300), put("agents.whales[0].count", 0), put("assets.ETH.decimals", 37)],
+            {"seed", "blocks", "blokcs", "agents.whales[0].count", "assets.ETH.decimals"},
+            id="field-problems",
+        ),
+        pytest.param(
+            [put("assets.USDC.stable", False), put("shock.crash.start_block", 300), put("agents.whales[1].collateral_asset", "DOGE")],
+            {"stablecoin", "shock.crash.start_block", "agents.whales[1].collateral_asset"},
+            id="cross-field-problems",
+        ),
+    ],
+)
+def test_the_error_names_the_file_and_every_problem(tmp_path, mutations, paths):
+    with pytest.raises(ScenarioError) as caught:
+        load_mutated(tmp_path, *mutations)
+    error = caught.value
+    text = str(error)
+    assert error.source == str(tmp_path / "scenario.yaml")
+    assert str(tmp_path / "scenario.yaml") in text.splitlines()[0]
+    assert paths <= {path for path, _ in error.problems}  # all reported at once, not just the first
+    for path, message in error.problems:
+        assert f"{path}: {message}" in text
