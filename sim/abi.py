@@ -160,3 +160,17 @@ def constructor_types(abi: Iterable[dict[str, Any]]) -> tuple[str, ...]:
         if item.get("type") == "constructor":
             return tuple(_type_string(p) for p in item.get("inputs", []))
     return ()
+
+
+def describe_revert(codecs: Iterable[Codec], data: str | None) -> str:
+    """A custom error from any of ``codecs`` as ``Name(args)``, Error(string)'s text, or the raw data."""
+    if not data or data == "0x":
+        return "no revert data"
+    raw = bytes.fromhex(data[2:])
+    if raw[:4] == keccak(text="Error(string)")[:4]:
+        return f"Error({abi_decode(['string'], raw[4:])[0]!r})"
+    for codec in codecs:
+        described = codec.decode_error(raw)
+        if described is not None:
+            return described
+    return data

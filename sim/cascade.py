@@ -27,13 +27,12 @@ import pandas as pd
 
 from sim.agents import Agent, Context, Keeper, MarketMaker, PassiveLender, PassiveLiquidityProvider, build_agents, fixed_address
 from sim.chain import Call, Chain, MinedBlock
-from sim.metrics import depth_figures, fund_figures, liquidation_figures, pnl_by_type, price_figures
+from sim.metrics import depth_figures, fund_figures, liquidation_figures, market_maker_delta_figures, pnl_by_type, price_figures
 from sim.prices import price_path
 from sim.protocol import Artifact, Protocol, load_artifacts
-from sim.recorder import Recorder, market_maker_delta_usd8
+from sim.recorder import Recorder
 from sim.scenario import Scenario, load_scenario
 from sim.state import Snapshot, StateReader
-from sim.units import usd_float
 from sim.world import SetupError, check_block, configuration_calls, deploy_protocol, funding_calls, insurance_units, venue_grants
 
 DEFAULT_NETWORK = "ethereum:local:foundry"
@@ -93,8 +92,6 @@ class CascadeModel:
         self.recorder: Recorder | None = None
         self.reader: StateReader | None = None
         self.block = 0
-        self.mm_delta_before_shock_usd8: int | None = None
-        self.mm_delta_end_usd8: int | None = None
 
     # ---------------------------------------------------------------- helpers
 
@@ -114,11 +111,11 @@ class CascadeModel:
     def _setup_block(self, stage: str, calls_by_sender: list[tuple[str, list[Call]]]) -> MinedBlock:
         orders = [(sender, call, SETUP_GAS_PRICE_WEI) for sender, calls in calls_by_sender for call in calls]
         mined = self.chain.execute(orders, self._tick())
-        check_block(mined, stage, self.protocol.codecs)
+        check_block(self.chain, mined, stage, self.protocol.codecs.values())
         return mined
 
     def _read(self, block: int) -> Snapshot:
-        number, timestamp = self.chain.head()
+        _, timestamp = self.chain.head()
         return self.reader.read(block, timestamp)
 
     # ---------------------------------------------------------------- set-up
@@ -156,7 +153,6 @@ class CascadeModel:
         self.history.append(snapshot)
         self.recorder.record_state(0, snapshot)
         self.recorder.record_equity(snapshot, 0, start=True)
-        self._maybe_record_mm_delta(0, snapshot)
 
     def _agent_setup(self, stage: str, agents: list[Agent]) -> None:
         snapshot = self._read(0)
@@ -165,12 +161,10 @@ class CascadeModel:
         mined = self.chain.execute(interleave([(a.address, a.setup(ctx)) for a in agents]), self._tick())
         failed = mined.failed()
         if failed:
-            tx, _ = failed[0]
-            agent = self._by_address[tx.sender]
-            raise SetupError(
-                f"{stage}: {len(failed)} transaction(s) reverted; first: {agent.agent_id} ({agent.kind}) "
-                f"{tx.call.action}{tx.call.args!r}. Check the scenario's capital, health-factor and leverage "
-                "settings against the reserve and market parameters."
+            agent = self._by_address[failed[0][0].sender]
+            check_block(
+                self.chain, mined, stage, self.protocol.codecs.values(),
+                who=f"{agent.agent_id} ({agent.kind}; check its capital, health factor and leverage against the market's parameters)",
             )
         self.history.clear()
 
@@ -204,24 +198,11 @@ class CascadeModel:
         self.recorder.record_block(block, mined, self.history[-1])
         self.recorder.record_state(block, snapshot)
         self.history.append(snapshot)
-        self._maybe_record_mm_delta(block, snapshot)
         return mined
-
-    def _maybe_record_mm_delta(self, block: int, snapshot: Snapshot) -> None:
-        crash = self.scenario.shock.crash
-        before = max(crash.start_block - 1, 0) if crash is not None else 0
-        if block == before:
-            self.mm_delta_before_shock_usd8 = self._mm_delta(block, snapshot)
-
-    def _mm_delta(self, block: int, snapshot: Snapshot) -> int:
-        return sum(
-            market_maker_delta_usd8(self.protocol, snapshot, mm, self._external(block), self.rng) for mm in self.market_makers
-        )
 
     def finish(self) -> None:
         snapshot = self.history[-1]
         self.recorder.record_equity(snapshot, self.block, start=False)
-        self.mm_delta_end_usd8 = self._mm_delta(self.block, snapshot)
 
     # ---------------------------------------------------------------- checks
 
@@ -279,10 +260,11 @@ def build_summary(model: CascadeModel, timeseries: pd.DataFrame, events: pd.Data
         summary["amm_depth_usd"] = depth_figures(timeseries, [p.asset for p in s.pools])
     if not agents.empty:
         mm_hedge_failures = sum(mm.hedge_failures for mm in model.market_makers)
+        before_shock = max(crash.start_block - 1, 0) if crash else model.block
         summary["market_makers"] = {
             "pnl_usd": pnl_by_type(agents, "market_maker"),
-            "net_delta_usd_before_shock": usd_float(model.mm_delta_before_shock_usd8) if model.mm_delta_before_shock_usd8 is not None else None,
-            "net_delta_usd_end": usd_float(model.mm_delta_end_usd8) if model.mm_delta_end_usd8 is not None else None,
+            **(market_maker_delta_figures(timeseries, before_shock, summary.get("adl", {}).get("first_block"))
+               if not timeseries.empty else {}),
             "hedge_failures": mm_hedge_failures,
             "withdrew_liquidity": sum(1 for mm in model.market_makers if mm.withdrew_at_block is not None),
         }

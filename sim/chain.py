@@ -222,6 +222,14 @@ class Chain:
         """Send ``orders`` and mine them into one block at ``timestamp_s``."""
         return self.mine(timestamp_s, self.send(orders))
 
+    def revert_data(self, tx_hash: str) -> str | None:
+        """The revert data of a mined, failed transaction (anvil's call tracer), or None."""
+        try:
+            trace = self.request("debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}])
+        except RpcError:
+            return None
+        return trace.get("output") if isinstance(trace, dict) else None
+
     # ------------------------------------------------------------------ reads
 
     def call_many(self, calls: Sequence[tuple[str, str]], block: str = "latest") -> list[Any]:

@@ -88,3 +88,18 @@ def fund_figures(timeseries: pd.DataFrame) -> dict[str, Any]:
 
 def pnl_by_type(agents: pd.DataFrame, kind: str) -> float:
     return float(agents.loc[agents["agent_type"] == kind, "pnl_usd"].sum())
+
+
+def market_maker_delta_figures(timeseries: pd.DataFrame, before_block: int, first_adl_block: int | None) -> dict[str, Any]:
+    """Market makers' summed net delta (USD) before the shock, at its largest after the first ADL
+    fill, and at the end (None without market makers)."""
+    per_block = timeseries.groupby("block")["market_maker_net_delta_usd"].sum(min_count=1).dropna()
+    if per_block.empty:
+        return {"net_delta_usd_before_shock": None, "net_delta_usd_max_after_adl": None, "net_delta_usd_end": None}
+    before = per_block[per_block.index <= before_block]
+    after_adl = per_block[per_block.index >= first_adl_block] if first_adl_block is not None else per_block.iloc[0:0]
+    return {
+        "net_delta_usd_before_shock": float(before.iloc[-1]) if not before.empty else None,
+        "net_delta_usd_max_after_adl": float(after_adl.max()) if not after_adl.empty else None,
+        "net_delta_usd_end": float(per_block.iloc[-1]),
+    }

@@ -6,9 +6,8 @@ in the column names) for pandas, and nothing it produces is fed back on chain.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -19,7 +18,7 @@ from sim.chain import MinedBlock
 from sim.prices import PricePath
 from sim.protocol import Protocol
 from sim.state import Snapshot, lp_symbol
-from sim.units import USD_UNIT, WAD, mul_div, units_float, usd_float
+from sim.units import WAD, mul_div, units_float, usd_float
 
 NAN = float("nan")
 EVENT_COLUMNS = [
@@ -52,9 +51,10 @@ def equity_usd8(protocol: Protocol, snapshot: Snapshot, account: str, external: 
     return total
 
 
-def market_maker_delta_usd8(protocol: Protocol, snapshot: Snapshot, mm: MarketMaker, external: dict[str, int], rng: Any) -> int:
-    """A market maker's net altcoin exposure (inventory − short) in 8-decimal USD at the external price."""
-    ctx = Context(0, snapshot.timestamp_s, protocol, snapshot, [snapshot], external, rng)
+def market_maker_delta_usd8(protocol: Protocol, snapshot: Snapshot, mm: MarketMaker, external: dict[str, int]) -> int:
+    """A market maker's net exposure to its asset (inventory − perp short) in 8-decimal USD at the
+    external price: 0 is hedged, > 0 net long."""
+    ctx = Context(snapshot.block, snapshot.timestamp_s, protocol, snapshot, [snapshot], external, None)
     return ctx.usd_of(mm.asset, mm.net_delta_units(ctx))
 
 
@@ -71,6 +71,7 @@ class Recorder:
 
     def __post_init__(self) -> None:
         self._who = {a.address.lower(): a for a in self.agents}
+        self._market_makers = [a for a in self.agents if isinstance(a, MarketMaker)]
         self._symbol_of = {t.address.lower(): s for s, t in self.protocol.tokens.items()}
         self._market_of = {m.market_id: s for s, m in self.protocol.markets.items()}
         self._codecs: list[tuple[str, Codec]] = [
@@ -85,6 +86,11 @@ class Recorder:
         stable_decimals = p.stable.decimals
         external = self.prices.usd8[block]
         insurance = units_float(snapshot.insurance_fund, stable_decimals)
+        external_by_symbol = dict(zip(self.prices.symbols, external))
+        mm_delta: dict[str, int] = {}
+        for mm in self._market_makers:
+            delta = market_maker_delta_usd8(p, snapshot, mm, external_by_symbol)
+            mm_delta[mm.asset] = mm_delta.get(mm.asset, 0) + delta
         bad_debt = units_float(snapshot.perp_bad_debt, stable_decimals)
         for j, symbol in enumerate(self.prices.symbols):
             decimals = p.tokens[symbol].decimals
@@ -107,6 +113,7 @@ class Recorder:
                 "insurance_fund_usd": insurance,
                 "perp_bad_debt_usd": bad_debt,
                 "funding_cumulative_usd_per_base": NAN,
+                "market_maker_net_delta_usd": usd_float(mm_delta[symbol]) if symbol in mm_delta else NAN,
             }
             if symbol in snapshot.pool_reserves:
                 base, quote = snapshot.pool_reserves[symbol]
@@ -178,7 +185,7 @@ class Recorder:
                        notional_usd=abs(size) / WAD * a["exitPriceWad"] / WAD, size=abs(size) / WAD)
         elif log.name == "AutoDeleveraged":
             market = self._market_of[a["marketId"]]
-            liquidated = before.perp_position(a["liquidated"].lower(), market) or before.perp_position(a["liquidated"], market)
+            liquidated = before.perp_position(a["liquidated"].lower(), market)
             side = ("short" if liquidated.size_wad > 0 else "long") if liquidated is not None else "unknown"
             row.update(kind="adl_fill", venue="perp", account=a["counterparty"], side=side, asset=market,
                        counterparty=a["liquidated"], notional_usd=a["sizeBase"] / WAD * a["bankruptcyPriceWad"] / WAD,
@@ -186,7 +193,7 @@ class Recorder:
         else:  # BadDebtRecorded
             row.update(kind="perp_bad_debt", venue="perp", account=a["trader"], side="long",
                        asset=self._market_of[a["marketId"]], notional_usd=self._usd(stable, a["amount"], external))
-            position = before.perp_position(a["trader"].lower(), row["asset"]) or before.perp_position(a["trader"], row["asset"])
+            position = before.perp_position(a["trader"].lower(), row["asset"])
             if position is not None and position.size_wad < 0:
                 row["side"] = "short"
         row["account"] = row["account"].lower()
@@ -235,10 +242,3 @@ class Recorder:
             })
         return pd.DataFrame(rows)
 
-
-def finite_or_none(value: float) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
-
-
-def addresses(agents: Iterable[Agent]) -> list[str]:
-    return [a.address for a in agents]

@@ -772,7 +772,7 @@ def _asset_table_html(summary: Mapping[str, Any]) -> str:
               "cascade amplification")
     note = (
         "Drawdown: the largest fall of each price series during the run, as a share of its earlier peak. "
-        "Cascade amplification: the simulator's per-asset amplification ratio, as reported in its summary."
+        "Cascade amplification: the AMM's drawdown divided by the external market's drawdown; above 1, liquidation selling pushed the on-chain price further than the outside market fell."
     )
     return _table_html(header, rows, numeric_columns={1, 2, 3, 4, 5}) + f'\n<p class="muted">{_e(note)}</p>'
 

@@ -242,6 +242,7 @@ class Arbitrageurs(_Population):
     """Trade the pools toward the external price and the perp mark toward the index."""
 
     threshold: Fraction = 0.005
+    gap_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5  # share of a price gap one arbitrageur closes per block
     max_trade_fraction: Fraction = 0.5  # most of its stablecoin capital in one trade
     refill_delay_blocks: Annotated[int, Field(ge=0)] = 25
     perp_leverage: Annotated[float, Field(gt=0.0)] = 2.0

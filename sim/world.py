@@ -7,9 +7,9 @@ and parameters; tokens minted to every account (and the insurance fund seeded).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
-from sim.abi import encode_constructor
+from sim.abi import Codec, describe_revert, encode_constructor
 from sim.chain import GWEI, Call, Chain, MinedBlock, create_address
 from sim.prices import PricePath
 from sim.protocol import Artifact, MarketInfo, PoolInfo, Protocol, Token
@@ -26,11 +26,17 @@ class SetupError(RuntimeError):
     """A set-up transaction reverted: the scenario's parameters do not fit the contracts."""
 
 
-def check_block(block: MinedBlock, stage: str, codecs: dict[str, Any]) -> None:
+def check_block(chain: Chain, block: MinedBlock, stage: str, codecs: Iterable[Codec], who: str = "") -> None:
+    """Raise :class:`SetupError` naming the first set-up transaction that reverted and why."""
     failed = block.failed()
-    if failed:
-        tx, _ = failed[0]
-        raise SetupError(f"{stage}: {len(failed)} transaction(s) reverted, first: {tx.call.action}{tx.call.args!r} from {tx.sender}")
+    if not failed:
+        return
+    tx, _ = failed[0]
+    reason = describe_revert(codecs, chain.revert_data(tx.tx_hash))
+    sender = who or tx.sender
+    raise SetupError(
+        f"{stage}: {len(failed)} transaction(s) reverted; first: {sender} {tx.call.action}{tx.call.args!r} -> {reason}"
+    )
 
 
 def deploy_protocol(
@@ -68,7 +74,7 @@ def deploy_protocol(
     protocol.perp = create("PerpExchange", stable.address)
     protocol.risk_lens = create("RiskLens", protocol.lending)
     protocol.state_lens = create("StateLens")
-    check_block(chain.execute([(deployer, c, GWEI) for c in creations], timestamp_s), "deploying contracts", protocol.codecs)
+    check_block(chain, chain.execute([(deployer, c, GWEI) for c in creations], timestamp_s), "deploying contracts", protocol.codecs.values())
 
     def oracle(kind: str, symbol: str) -> str:
         if kind == "external":

@@ -16,7 +16,7 @@ import numpy as np
 from sim.abi import Codec
 from sim.agents.base import Context
 from sim.protocol import CONTRACTS, MarketInfo, PoolInfo, Protocol, Token
-from sim.state import MarketSnap, PerpPos, ReserveSnap, Snapshot, lp_symbol
+from sim.state import MarketSnap, PerpPos, ReserveSnap, Snapshot
 
 BUILD = pathlib.Path(__file__).resolve().parent.parent / ".build" / "__local__.json"
 
@@ -182,5 +182,3 @@ def v2_out(amount_in: int, reserve_in: int, reserve_out: int, fee_bps: int) -> i
 def actions(calls) -> list[str]:
     return [c.action for c in calls]
 
-
-__all__ = ["lp_symbol"]

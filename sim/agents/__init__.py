@@ -160,6 +160,7 @@ def build_agents(scenario: Scenario, rng: np.random.Generator, deployer: str, ve
                     capital_usd8=usd8(draw(pop.capital_usd, rng)),
                     venue=venue,
                     threshold=pop.threshold,
+                    gap_share=pop.gap_share,
                     max_trade_fraction=pop.max_trade_fraction,
                     refill_delay_blocks=pop.refill_delay_blocks,
                     perp_leverage=pop.perp_leverage,

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Sequence
 
-from sim.agents.base import Agent, Context, leverage_wad
+from sim.agents.base import Agent, Context, SCALE, leverage_wad, millionths
 from sim.amm import amount_out, input_to_reach_price
 from sim.chain import Call
 from sim.protocol import Protocol
 from sim.units import BPS, USD_UNIT, WAD, mul_div, units_for_usd
 
-SCALE = 1_000_000
 MIN_OUT_TOLERANCE_BPS = 100  # the state may move between the view and execution
 
 
 @dataclass
 class Refill:
+    """Proceeds of an off-chain sale, due back from the venue; ``shipment`` is the transfer that
+    sent the goods (no refill if it reverted)."""
+
     due_block: int
     symbol: str
     amount: int
+    shipment: Call | None = None
 
 
 @dataclass
@@ -27,19 +31,22 @@ class Arbitrageur(Agent):
     """Holds half its capital in the stablecoin and half in the pooled assets, each pool getting
     the share ``pool_weights`` gives it (proportional to depth: thin pools get little capital).
 
-    **Spot:** when a pool's price is more than ``threshold`` off the external price, it trades the
-    pool back to the external price (at most ``max_trade_fraction`` of what it holds), then settles
+    **Spot:** when a pool's price is more than ``threshold`` off the external price, it makes the
+    trade that would close ``gap_share`` of the gap (rival arbitrageurs see the same gap in the
+    same block; at most ``max_trade_fraction`` of what it holds), then settles
     the other leg at the external venue: what it bought is sent out at once, and the proceeds come
     back ``refill_delay_blocks`` later (bridges and fiat rails; they jammed in the crash). Until
     then that capital is gone.
 
-    **Perps:** when the mark is more than ``threshold`` off the index it opens a position at
-    ``perp_leverage`` sized to close the gap (capital permitting), and closes it once the gap is
-    under half the threshold."""
+    **Perps:** when the mark is more than ``threshold`` off the index it opens (or adds to) a
+    position at ``perp_leverage`` sized to close ``gap_share`` of the gap, capital permitting. It holds the position
+    while the mark stays within the threshold and closes it once the mark is more than the
+    threshold off on the other side (closing it earlier would push the mark straight back)."""
 
     capital_usd8: int = 0
     venue: str = ""  # the address standing for the off-chain market
     threshold: float = 0.005
+    gap_share: float = 1.0  # share of the gap it closes per block (rivals see the same gap)
     max_trade_fraction: float = 0.5
     refill_delay_blocks: int = 25
     perp_leverage: float = 2.0
@@ -72,6 +79,11 @@ class Arbitrageur(Agent):
             calls.extend(self.arbitrage_perp(ctx, market, spare))
         return calls
 
+    def observe(self, failed: Sequence[Call]) -> None:
+        """A shipment to the venue that reverted sold nothing: drop its refill."""
+        super().observe(failed)
+        self.pending = [r for r in self.pending if not any(r.shipment is call for call in failed)]
+
     def collect_refills(self, ctx: Context) -> list[Call]:
         due = [r for r in self.pending if r.due_block <= ctx.block]
         self.pending = [r for r in self.pending if r.due_block > ctx.block]
@@ -82,7 +94,7 @@ class Arbitrageur(Agent):
         stable = p.stablecoin
         pool_price = ctx.pool_price8(symbol)
         external = ctx.external[symbol]
-        if pool_price == 0 or abs(pool_price - external) * SCALE <= external * int(self.threshold * SCALE):
+        if pool_price == 0 or abs(pool_price - external) * SCALE <= external * millionths(self.threshold):
             return []
         reserve_base, reserve_quote = ctx.view.pool_reserves[symbol]
         fee = p.pools[symbol].fee_bps
@@ -95,8 +107,9 @@ class Arbitrageur(Agent):
             token_in, token_out = symbol, stable
             wanted = input_to_reach_price(reserve_base, reserve_quote, external * quote_unit, base_unit * USD_UNIT, fee)
             reserves = (reserve_base, reserve_quote)
-        budget = spare[token_in] if token_in == symbol else mul_div(spare[token_in], int(self.weight(symbol) * SCALE), SCALE)
-        size = min(wanted, mul_div(budget, int(self.max_trade_fraction * SCALE), SCALE))
+        wanted = mul_div(wanted, millionths(self.gap_share), SCALE)
+        budget = spare[token_in] if token_in == symbol else mul_div(spare[token_in], millionths(self.weight(symbol)), SCALE)
+        size = min(wanted, mul_div(budget, millionths(self.max_trade_fraction), SCALE))
         if size <= 0:
             return []
         out = amount_out(size, reserves[0], reserves[1], fee)
@@ -111,23 +124,25 @@ class Arbitrageur(Agent):
         else:
             proceeds = mul_div(mul_div(min_out, base_unit, quote_unit), USD_UNIT, external)
             refill = Refill(ctx.block + self.refill_delay_blocks, symbol, proceeds)
+        shipment = p.transfer(token_out, self.venue, min_out)
+        refill.shipment = shipment
         self.pending.append(refill)
-        return [p.swap(symbol, token_in, size, min_out, self.address), p.transfer(token_out, self.venue, min_out)]
+        return [p.swap(symbol, token_in, size, min_out, self.address), shipment]
 
     def arbitrage_perp(self, ctx: Context, market: str, spare: dict[str, int]) -> list[Call]:
-        """Trade the mark toward the index: close a position on the wrong side or once the gap is
-        under half the threshold; otherwise open (or add to) the side that closes the gap."""
+        """Trade the mark toward the index: close a position once the mark is past the index by more
+        than the threshold; otherwise open (or add to) the side that closes the gap."""
         p = ctx.protocol
         snap = ctx.view.markets[market]
         if snap.index_wad is None or snap.index_wad == 0:
             return []
         gap = abs(snap.mark_wad - snap.index_wad) * SCALE
-        threshold = snap.index_wad * int(self.threshold * SCALE)
+        threshold = snap.index_wad * millionths(self.threshold)
         is_long = snap.mark_wad < snap.index_wad
         position = ctx.view.perp_position(self.address, market)
         if position is not None:
             wrong_side = (position.size_wad > 0) != is_long
-            if (gap * 2 <= threshold or (wrong_side and gap > threshold)) and position.equity > 0:
+            if wrong_side and gap > threshold and position.equity > 0:
                 return [p.close_position(market, 0)]
             if wrong_side:
                 return []
@@ -136,10 +151,10 @@ class Arbitrageur(Agent):
         k = snap.v_base_wad * snap.v_quote_wad
         target_quote = math.isqrt(k * snap.index_wad // WAD)
         quote_wad = target_quote - snap.v_quote_wad if is_long else snap.v_quote_wad - target_quote
-        notional = mul_div(max(quote_wad, 0), 10 ** ctx.decimals(p.stablecoin), WAD)
+        notional = mul_div(mul_div(max(quote_wad, 0), millionths(self.gap_share), SCALE), 10 ** ctx.decimals(p.stablecoin), WAD)
         margin = min(
-            mul_div(notional, SCALE, int(self.perp_leverage * SCALE)),
-            mul_div(spare[p.stablecoin], int(self.max_trade_fraction * SCALE), SCALE),
+            mul_div(notional, SCALE, millionths(self.perp_leverage)),
+            mul_div(spare[p.stablecoin], millionths(self.max_trade_fraction), SCALE),
         )
         if margin <= 0:
             return []

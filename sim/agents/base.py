@@ -15,7 +15,7 @@ import numpy as np
 
 from sim.chain import GWEI, Call
 from sim.protocol import Protocol
-from sim.state import PerpPos, Snapshot, lp_symbol
+from sim.state import Snapshot, lp_symbol
 from sim.units import USD_UNIT, WAD, mul_div, units_for_usd
 
 
@@ -66,12 +66,6 @@ class Context:
         total = view.pool_shares.get(symbol, 0)
         return view.pool_reserves[symbol][0] * shares // total if total else 0
 
-    def pool_quote_of(self, account: str, symbol: str, view: Snapshot | None = None) -> int:
-        view = view or self.view
-        shares = view.balance(account, lp_symbol(symbol))
-        total = view.pool_shares.get(symbol, 0)
-        return view.pool_reserves[symbol][1] * shares // total if total else 0
-
 
 @dataclass
 class Agent:
@@ -107,8 +101,12 @@ class Agent:
             self.failed_actions[call.action] = self.failed_actions.get(call.action, 0) + 1
 
 
-def perp_equity(position: PerpPos | None) -> int:
-    return position.equity if position is not None else 0
+SCALE = 1_000_000  # fractions and multiples from the scenario enter integer maths in millionths
+
+
+def millionths(value: float) -> int:
+    """A scenario fraction or multiple in millionths, rounded to nearest (1.005 -> 1_005_000)."""
+    return round(value * SCALE)
 
 
 SETUP_SLICES = 8  # opening positions are split so longs and shorts interleave in the set-up block
@@ -126,4 +124,4 @@ def sliced_opens(protocol: Protocol, market: str, is_long: bool, margin: int, le
 
 def leverage_wad(value: float) -> int:
     """A leverage multiple as WAD, rounded down to 1e-6 (what ``openPosition`` takes)."""
-    return int(round(value * 1_000_000)) * (WAD // 1_000_000)
+    return millionths(value) * (WAD // SCALE)

@@ -44,7 +44,7 @@ class Liquidator(Agent):
 
     def sell_seized(self, ctx: Context) -> list[Call]:
         p = ctx.protocol
-        slippage_bps = int(self.max_slippage * BPS)
+        slippage_bps = round(self.max_slippage * BPS)
         calls = []
         for symbol, pool in p.pools.items():
             held = ctx.view.balance(self.address, symbol)

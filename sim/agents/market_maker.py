@@ -6,13 +6,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.agents.base import Agent, Context, leverage_wad, sliced_opens
+from sim.agents.base import Agent, Context, SCALE, leverage_wad, millionths, sliced_opens
 from sim.chain import Call
 from sim.protocol import Protocol
 from sim.state import lp_symbol
 from sim.units import BPS, WAD, mul_div, units_for_usd
 
-SCALE = 1_000_000
 
 
 @dataclass
@@ -83,16 +82,16 @@ class MarketMaker(Agent):
         stable = p.stablecoin
         asset_units = ctx.view.balance(self.address, self.asset)
         stable_units = ctx.view.balance(self.address, stable)
-        supplied = mul_div(asset_units, int(self.collateral_share * SCALE), SCALE)
+        supplied = mul_div(asset_units, millionths(self.collateral_share), SCALE)
         supplied_usd8 = ctx.usd_of(self.asset, supplied)
         borrow_usd8 = min(
-            mul_div(supplied_usd8 * self.liquidation_threshold_bps, SCALE, BPS * int(self.target_health_factor * SCALE)),
+            mul_div(supplied_usd8 * self.liquidation_threshold_bps, SCALE, BPS * millionths(self.target_health_factor)),
             mul_div(supplied_usd8, self.ltv_bps * 999, BPS * 1000),
         )
         borrowed = ctx.stable_units(borrow_usd8)
         available = stable_units + borrowed
         hedge_margin = ctx.stable_units(
-            mul_div(ctx.usd_of(self.asset, asset_units), SCALE, int(self.hedge_leverage * SCALE))
+            mul_div(ctx.usd_of(self.asset, asset_units), SCALE, millionths(self.hedge_leverage))
         )
         hedge_margin = min(hedge_margin, available)
         lp_quote = max(min(ctx.stable_units(self.pool_depth_usd8), available - hedge_margin), 0)
@@ -120,7 +119,7 @@ class MarketMaker(Agent):
         p = ctx.protocol
         calls: list[Call] = []
         shares = ctx.view.balance(self.address, lp_symbol(self.asset))
-        if shares > 0 and self.pool_volatility(ctx) > self.withdraw_volatility:
+        if shares > 0 and self.withdrew_at_block is None and self.pool_volatility(ctx) > self.withdraw_volatility:
             calls.append(p.remove_liquidity(self.asset, shares, self.address))
             self.withdrew_at_block = ctx.block
         short = ctx.view.perp_position(self.address, self.market)
@@ -135,13 +134,13 @@ class MarketMaker(Agent):
         p = ctx.protocol
         inventory = self.inventory(ctx)
         delta = inventory - self.short_units(ctx)
-        if inventory == 0 or abs(delta) * SCALE <= inventory * int(self.rehedge_threshold * SCALE):
+        if abs(delta) * SCALE <= inventory * millionths(self.rehedge_threshold):  # a naked short (no inventory) is closed
             return []
         price8 = ctx.mark_price8(self.market)
         lev = leverage_wad(self.hedge_leverage)
         spare = ctx.view.balance(self.address, p.stablecoin)
         if delta > 0:
-            margin = ctx.stable_units(mul_div(ctx.usd_of(self.asset, delta, price8), SCALE, int(self.hedge_leverage * SCALE)))
+            margin = ctx.stable_units(mul_div(ctx.usd_of(self.asset, delta, price8), SCALE, millionths(self.hedge_leverage)))
             margin = min(margin, spare)
             if margin == 0:
                 self.hedge_failures += 1
@@ -149,8 +148,9 @@ class MarketMaker(Agent):
             return [p.open_position(self.market, False, margin, lev, 0)]
         # over-hedged: close and re-open at the inventory's size, with the margin released
         position = ctx.view.perp_position(self.address, self.market)
-        released = max(position.equity, 0) if position is not None else 0
-        margin = ctx.stable_units(mul_div(ctx.usd_of(self.asset, inventory, price8), SCALE, int(self.hedge_leverage * SCALE)))
+        # the close pays out equity less its fee and exit impact: count on 98% of it
+        released = max(position.equity, 0) * 98 // 100 if position is not None else 0
+        margin = ctx.stable_units(mul_div(ctx.usd_of(self.asset, inventory, price8), SCALE, millionths(self.hedge_leverage)))
         margin = min(margin, spare + released)
         calls = [p.close_position(self.market, 0)]
         if margin > 0:

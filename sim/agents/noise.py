@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sim.agents.base import Agent, Context, leverage_wad
+from sim.agents.base import Agent, Context, SCALE, leverage_wad, millionths
 from sim.chain import Call
 from sim.protocol import Protocol
 from sim.units import BPS, USD_UNIT, mul_div, units_for_usd
 
-SCALE = 1_000_000
 NOISE_SLIPPAGE_BPS = 300
 
 
@@ -47,7 +46,7 @@ class NoiseTrader(Agent):
         symbols = list(p.pools)
         symbol = symbols[min(int(pick * len(symbols)), len(symbols) - 1)]
         token_in = p.stablecoin if buy else symbol
-        amount = mul_div(ctx.view.balance(self.address, token_in), int(self.trade_fraction * SCALE), SCALE)
+        amount = mul_div(ctx.view.balance(self.address, token_in), millionths(self.trade_fraction), SCALE)
         if amount == 0:
             return []
         base, quote = ctx.view.pool_reserves[symbol]
@@ -62,7 +61,7 @@ class NoiseTrader(Agent):
         position = ctx.view.perp_position(self.address, market)
         if position is not None:
             return [p.close_position(market, 0)] if position.equity > 0 else []
-        margin = mul_div(ctx.view.balance(self.address, p.stablecoin), int(self.trade_fraction * SCALE), SCALE)
+        margin = mul_div(ctx.view.balance(self.address, p.stablecoin), millionths(self.trade_fraction), SCALE)
         if margin == 0:
             return []
         return [p.open_position(market, is_long, margin, leverage_wad(self.perp_leverage), 0)]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sim.agents.base import Agent, Context, sliced_opens
+from sim.agents.base import Agent, Context, SCALE, millionths, sliced_opens
 from sim.chain import Call
 from sim.protocol import Protocol
 from sim.units import BPS, WAD, mul_div, units_for_usd
 
-HF_SCALE = 1_000_000  # health factors and ratios from the scenario, to 1e-6
 
 
 @dataclass
@@ -41,7 +40,7 @@ class Whale(Agent):
     def borrow_usd8(self, collateral_usd8: int) -> int:
         """Debt at the target health factor, never above the LTV limit (kept 0.1% under it)."""
         at_target = mul_div(
-            collateral_usd8 * self.liquidation_threshold_bps, HF_SCALE, BPS * int(self.target_health_factor * HF_SCALE)
+            collateral_usd8 * self.liquidation_threshold_bps, SCALE, BPS * millionths(self.target_health_factor)
         )
         ltv_cap = mul_div(collateral_usd8, self.ltv_bps * 999, BPS * 1000)
         return min(at_target, ltv_cap)
@@ -51,7 +50,7 @@ class Whale(Agent):
         stable = p.stablecoin
         amount = ctx.view.balance(self.address, self.collateral)
         borrowed = ctx.stable_units(self.borrow_usd8(ctx.usd_of(self.collateral, amount)))
-        margin = borrowed - mul_div(borrowed, int(self.spare_fraction * HF_SCALE), HF_SCALE)
+        margin = borrowed - mul_div(borrowed, millionths(self.spare_fraction), SCALE)
         calls = [
             p.approve(self.collateral, p.lending),
             p.approve(stable, p.lending),
@@ -78,10 +77,10 @@ class Whale(Agent):
     def repay_amount(self, ctx: Context, spare: int) -> int:
         """Debt to repay to get back to the target health factor, limited by the spare funds."""
         hf = ctx.view.health.get(self.address)
-        if hf is None or spare == 0 or hf >= int(self.topup_health_factor * HF_SCALE) * (WAD // HF_SCALE):
+        if hf is None or spare == 0 or hf >= millionths(self.topup_health_factor) * (WAD // SCALE):
             return 0
         _, debt = ctx.view.lending_position(self.address, ctx.protocol.stablecoin)
-        target_debt = mul_div(debt, hf, int(self.target_health_factor * HF_SCALE) * (WAD // HF_SCALE))
+        target_debt = mul_div(debt, hf, millionths(self.target_health_factor) * (WAD // SCALE))
         return min(spare, max(debt - target_debt, 0))
 
     def margin_top_up(self, ctx: Context, spare: int) -> int:
@@ -94,7 +93,7 @@ class Whale(Agent):
         if notional == 0:
             return 0
         equity = position.equity
-        if equity * HF_SCALE >= notional * int(self.topup_margin_ratio * HF_SCALE):
+        if equity * SCALE >= notional * millionths(self.topup_margin_ratio):
             return 0
-        wanted = mul_div(notional, HF_SCALE, int(self.leverage * HF_SCALE)) - equity
+        wanted = mul_div(notional, SCALE, millionths(self.leverage)) - equity
         return max(min(spare, wanted), 0)

@@ -1,0 +1,50 @@
+"""The shipped scenarios show what they claim (README): oct10 cascades, calm does not."""
+
+from pathlib import Path
+
+import pytest
+
+from sim.cascade import run_cascade
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+@pytest.fixture(scope="module")
+def oct10(tmp_path_factory):
+    return run_cascade(SCENARIOS / "oct10.yaml", tmp_path_factory.mktemp("oct10"), progress=False).summary
+
+
+def test_oct10_perp_liquidations_are_mostly_longs(oct10):
+    assert oct10["liquidation_count"]["perp"] > 0 and oct10["liquidation_count"]["lending"] > 0
+    assert oct10["perp_liquidations_long_share"] > 0.8
+
+
+def test_oct10_the_thin_altcoin_pool_falls_well_past_the_external_shock_and_btc_does_not(oct10):
+    assert oct10["cascade_amplification"]["ALT"] > 1.5
+    assert 0.8 < oct10["cascade_amplification"]["BTC"] < 1.2
+
+
+def test_oct10_the_insurance_fund_runs_out_and_adl_hits_the_market_makers(oct10):
+    fund = oct10["insurance_fund_usd"]
+    assert fund["min"] < 0.05 * fund["start"]
+    adl = oct10["adl"]
+    crash = oct10["shock"]
+    assert crash["start_block"] <= adl["first_block"] <= crash["end_block"]
+    assert oct10["insurance_fund_exhausted_block"] == adl["first_block"]
+    assert adl["by_agent_type_usd"]["market_maker"] > 0.5 * adl["notional_usd"]
+
+
+def test_oct10_adl_leaves_the_market_makers_net_long(oct10):
+    mm = oct10["market_makers"]
+    assert mm["net_delta_usd_max_after_adl"] > mm["net_delta_usd_before_shock"] + 1_000_000
+
+
+def test_oct10_conserves_every_token(oct10):
+    assert all(token["ok"] for token in oct10["token_conservation"].values())
+
+
+def test_calm_has_no_liquidations_and_no_bad_debt(tmp_path):
+    summary = run_cascade(SCENARIOS / "calm.yaml", tmp_path, progress=False).summary
+    assert summary["liquidation_count"] == {"lending": 0, "perp": 0}
+    assert summary["adl"]["events"] == 0
+    assert summary["bad_debt_usd"] == {"lending_deficit": 0.0, "perp_uncovered": 0.0}
