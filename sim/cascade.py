@@ -11,9 +11,9 @@ so runs are independent and the same scenario and seed give identical results.
 
 from __future__ import annotations
 
+import io
 import json
 import math
-import os
 import sys
 import time
 from collections import deque
@@ -27,6 +27,7 @@ import pandas as pd
 
 from sim.agents import Agent, Context, Keeper, MarketMaker, PassiveLender, PassiveLiquidityProvider, build_agents, fixed_address
 from sim.chain import Call, Chain, MinedBlock
+from sim.files import write_atomic
 from sim.metrics import depth_figures, fund_figures, liquidation_figures, market_maker_delta_figures, pnl_by_type, price_figures
 from sim.prices import price_path
 from sim.protocol import Artifact, Protocol, load_artifacts
@@ -41,17 +42,19 @@ SETUP_GAS_PRICE_WEI = 10**9
 
 def interleave(calls_by_sender: list[tuple[str, list[Call]]]) -> list[tuple[str, Call, int]]:
     """Round-robin over senders with the lists aligned at their ends (every sender's last call
-    in the last round). Each round bids one wei less than the one before, so the node executes
-    the rounds in order (it orders a block by gas price; one sender's calls stay in nonce order).
+    in the last round). Every call bids a wei less than the one before it, so the node executes
+    them in exactly this order (it orders a block by gas price; one sender's calls stay in nonce
+    order, and a later round never outbids an earlier one).
 
     Set-up lists end with the sliced position opens, so longs and shorts alternate."""
     longest = max((len(calls) for _, calls in calls_by_sender), default=0)
+    senders = len(calls_by_sender)
     orders = []
     for round_ in range(longest):
-        for sender, calls in calls_by_sender:
+        for rank, (sender, calls) in enumerate(calls_by_sender):
             index = len(calls) - longest + round_
-            if index >= 0:
-                orders.append((sender, calls[index], SETUP_GAS_PRICE_WEI + longest - round_))
+            if index >= 0:  # a unique, falling bid per (round, sender): the node's order is this order
+                orders.append((sender, calls[index], SETUP_GAS_PRICE_WEI + (longest - round_) * senders - rank))
     return orders
 
 
@@ -91,7 +94,8 @@ class CascadeModel:
         self.protocol: Protocol | None = None
         self.recorder: Recorder | None = None
         self.reader: StateReader | None = None
-        self.block = 0
+        self.block = 0  # completed blocks
+        self.ready = False  # set-up done
 
     # ---------------------------------------------------------------- helpers
 
@@ -149,14 +153,14 @@ class CascadeModel:
             self._setup_block("TWAP warm-up", [(self.deployer, [p.twap_update(symbol) for symbol in p.pools])])
         self._agent_setup("agents opening positions", [a for a in self.agents if a not in passive and a is not self.keeper])
         snapshot = self._read(0)
-        self.keeper.start(dict(snapshot.feeds), snapshot.timestamp_s)
+        self.keeper.start(dict(snapshot.feeds), dict(snapshot.feed_updated_s), snapshot.timestamp_s)
         self.history.append(snapshot)
         self.recorder.record_state(0, snapshot)
         self.recorder.record_equity(snapshot, 0, start=True)
+        self.ready = True
 
     def _agent_setup(self, stage: str, agents: list[Agent]) -> None:
         snapshot = self._read(0)
-        self.history.append(snapshot)
         ctx = Context(0, snapshot.timestamp_s, self.protocol, snapshot, [snapshot], self._external(0), self.rng)
         mined = self.chain.execute(interleave([(a.address, a.setup(ctx)) for a in agents]), self._tick())
         failed = mined.failed()
@@ -166,7 +170,6 @@ class CascadeModel:
                 self.chain, mined, stage, self.protocol.codecs.values(),
                 who=f"{agent.agent_id} ({agent.kind}; check its capital, health factor and leverage against the market's parameters)",
             )
-        self.history.clear()
 
     def _warmup_blocks(self) -> int:
         windows = [pool.twap_window_s for pool in self.scenario.pools]
@@ -175,8 +178,8 @@ class CascadeModel:
     # ---------------------------------------------------------------- one block
 
     def step(self) -> MinedBlock:
-        self.block += 1
-        block = self.block
+        """Run the next block; ``self.block`` counts completed blocks."""
+        block = self.block + 1
         timestamp_s = self._tick()
         order = self.rng.permutation(len(self.agents))
         contexts: dict[int, Context] = {}
@@ -198,6 +201,7 @@ class CascadeModel:
         self.recorder.record_block(block, mined, self.history[-1])
         self.recorder.record_state(block, snapshot)
         self.history.append(snapshot)
+        self.block = block
         return mined
 
     def finish(self) -> None:
@@ -230,10 +234,10 @@ class CascadeModel:
 # -------------------------------------------------------------------- outputs
 
 
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
 
 
 def build_summary(model: CascadeModel, timeseries: pd.DataFrame, events: pd.DataFrame, agents: pd.DataFrame, wall_s: float) -> dict[str, Any]:
@@ -276,7 +280,7 @@ def build_summary(model: CascadeModel, timeseries: pd.DataFrame, events: pd.Data
 
 def write_outputs(out_dir: Path, model: CascadeModel, wall_s: float, extra: dict[str, Any]) -> RunResult:
     """Write the tables, the summary and the report; each file replaced atomically."""
-    from sim.report import write_report  # matplotlib is only needed here
+    from sim.report import PLOT_FILES, REPORT_FILE, write_report  # matplotlib is only needed here
 
     out_dir.mkdir(parents=True, exist_ok=True)
     recorder = model.recorder
@@ -286,10 +290,13 @@ def write_outputs(out_dir: Path, model: CascadeModel, wall_s: float, extra: dict
     summary = build_summary(model, timeseries, events, agents, wall_s)
     summary.update(extra)
     for name, frame in (("timeseries", timeseries), ("events", events), ("agents", agents)):
-        _write_atomic(out_dir / f"{name}.parquet", lambda tmp, frame=frame: frame.to_parquet(tmp, index=False))
-    _write_atomic(out_dir / "summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n"))
+        write_atomic(out_dir / f"{name}.parquet", _parquet_bytes(frame))
+    write_atomic(out_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     if not timeseries.empty:
         write_report(out_dir, timeseries, events, agents, summary)
+    else:  # nothing to plot: leave no report of an earlier run beside this summary
+        for name in (REPORT_FILE, *PLOT_FILES):
+            (out_dir / name).unlink(missing_ok=True)
     return RunResult(out_dir, summary, timeseries, events, agents)
 
 
@@ -332,23 +339,31 @@ def run_cascade(
     with connected(network) as provider:
         chain = Chain(node_uri(provider))
         model = CascadeModel(scenario, chain, artifacts or load_artifacts())
-        snapshot_id = chain.snapshot()
+        node_state = chain.snapshot_settings()
         started = time.perf_counter()
         try:
             _run_blocks(model, progress)
             extra = {"status": "completed", "token_conservation": model.token_conservation()}
         except (Exception, KeyboardInterrupt) as error:
-            extra = {"status": "failed", "error": f"{type(error).__name__}: {error}", "failed_at_block": model.block}
+            failure = f"{type(error).__name__}: {error}"
+            extra = {"status": "failed", "error": failure}
+            where = "; nothing was recorded"
             if model.recorder is not None:
                 write_outputs(out_dir, model, time.perf_counter() - started, extra)
                 where = f"; what was recorded up to block {model.block} is in {out_dir}"
-            else:
-                where = "; nothing was recorded"
-            raise RunFailed(f"run of {scenario.name!r} failed at block {model.block}: {type(error).__name__}: {error}{where}") from error
-        finally:
-            chain.revert(snapshot_id)
-            chain.release_control()
+            _restore_quietly(chain, node_state)
+            stage = f"in block {model.block + 1}" if model.ready else "during set-up"
+            raise RunFailed(f"run of {scenario.name!r} failed {stage}: {failure}{where}") from error
+        chain.restore_settings(node_state)
         return write_outputs(out_dir, model, time.perf_counter() - started, extra)
+
+
+def _restore_quietly(chain: Chain, node_state: dict[str, Any]) -> None:
+    """Put the node back after a failure without hiding the failure (the node may be gone)."""
+    try:
+        chain.restore_settings(node_state)
+    except Exception as error:  # noqa: BLE001 - reported, never raised over the run's own error
+        print(f"warning: could not restore the node after the failed run: {error}", file=sys.stderr)
 
 
 def _run_blocks(model: CascadeModel, progress: bool) -> None:

@@ -117,6 +117,8 @@ class Chain:
         replies = self._decoder.decode(response.content)
         if isinstance(replies, dict):  # a node answers a malformed batch with one error object
             raise RpcError("batch", replies.get("error", replies))
+        if len(replies) != len(requests_):
+            raise RpcError("batch", f"{len(requests_)} requests, {len(replies)} replies")
         replies.sort(key=lambda reply: reply["id"])
         results: list[Any] = []
         for (method, params), reply in zip(requests_, replies):
@@ -144,8 +146,21 @@ class Chain:
             ]
         )
 
-    def release_control(self) -> None:
-        self.batch([("evm_setAutomine", [True]), ("anvil_autoImpersonateAccount", [False])])
+    def snapshot_settings(self) -> dict[str, Any]:
+        """An ``evm_snapshot`` of the chain plus the node settings :meth:`take_control` changes."""
+        automine, block = self.batch([("anvil_getAutomine", []), ("eth_getBlockByNumber", ["latest", False])])
+        return {"snapshot": self.snapshot(), "automine": bool(automine), "gas_limit": block["gasLimit"]}
+
+    def restore_settings(self, state: dict[str, Any]) -> None:
+        """Revert the chain to the snapshot and put the node's settings back as they were."""
+        self.revert(state["snapshot"])
+        self.batch(
+            [
+                ("evm_setBlockGasLimit", [state["gas_limit"]]),
+                ("evm_setAutomine", [state["automine"]]),
+                ("anvil_autoImpersonateAccount", [False]),
+            ]
+        )
 
     def fund_gas(self, addresses: Sequence[str]) -> None:
         self.batch([("anvil_setBalance", [a, hex(GAS_ETH_WEI)]) for a in addresses])

@@ -86,8 +86,10 @@ def fund_figures(timeseries: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def pnl_by_type(agents: pd.DataFrame, kind: str) -> float:
-    return float(agents.loc[agents["agent_type"] == kind, "pnl_usd"].sum())
+def pnl_by_type(agents: pd.DataFrame, kind: str) -> float | None:
+    """Summed PnL of one agent type; None when there is none or the run ended before equity was read."""
+    total = agents.loc[agents["agent_type"] == kind, "pnl_usd"].sum(min_count=1)
+    return None if pd.isna(total) else float(total)
 
 
 def market_maker_delta_figures(timeseries: pd.DataFrame, before_block: int, first_adl_block: int | None) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The exogenous shock: one seeded external price path per asset.
 
 Log prices follow a one-factor random walk (each asset moves with ``beta_to_btc`` times a market
-factor plus its own noise, scaled so that its daily volatility is ``volatility_daily``) plus a
+factor plus its own noise, scaled so that its daily volatility is ``volatility_daily``, or
+``|beta| × the factor's`` when that is larger) plus a
 scripted crash: the asset loses ``size`` of its price, linearly in log price over
 ``duration_blocks`` from ``start_block``, then regains ``recovery`` of the log loss over
 ``recovery_blocks``. Row 0 is the starting price (the set-up); row ``b`` is block ``b`` of the run.
@@ -24,9 +25,6 @@ class PricePath:
     symbols: tuple[str, ...]
     usd: np.ndarray  # float64, shape (blocks + 1, assets)
     usd8: tuple[tuple[int, ...], ...]  # the same as 8-decimal integers, what the keeper pushes
-
-    def price(self, block: int, symbol: str) -> float:
-        return float(self.usd[block, self.symbols.index(symbol)])
 
     def price8(self, block: int, symbol: str) -> int:
         return self.usd8[block][self.symbols.index(symbol)]
@@ -52,7 +50,7 @@ def price_path(scenario: Scenario, rng: np.random.Generator, market_volatility_d
     symbols = tuple(scenario.assets)
     blocks = scenario.blocks
     per_block = np.sqrt(scenario.block_time_s / SECONDS_PER_DAY)
-    if market_volatility_daily is None:
+    if market_volatility_daily is None:  # the factor is BTC's own volatility (3% a day without BTC)
         btc = scenario.assets.get("BTC")
         market_volatility_daily = btc.volatility_daily if btc is not None else 0.03
     factor = rng.standard_normal(blocks) * market_volatility_daily * per_block

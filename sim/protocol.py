@@ -101,9 +101,6 @@ class Protocol:
     def stable(self) -> Token:
         return self.tokens[self.stablecoin]
 
-    def token_list(self) -> list[Token]:
-        return list(self.tokens.values())
-
     def contract_holders(self) -> dict[str, str]:
         """Every contract that can hold tokens, by a readable name."""
         holders = {f"pool:{s}": p.address for s, p in self.pools.items()}
@@ -152,9 +149,6 @@ class Protocol:
 
     def supply(self, asset: str, amount: int, on_behalf: str) -> Call:
         return self._call("LendingPool", self.lending, "supply", self.tokens[asset].address, amount, on_behalf)
-
-    def withdraw(self, asset: str, amount: int, to: str) -> Call:
-        return self._call("LendingPool", self.lending, "withdraw", self.tokens[asset].address, amount, to)
 
     def borrow(self, asset: str, amount: int) -> Call:
         return self._call("LendingPool", self.lending, "borrow", self.tokens[asset].address, amount)

@@ -212,7 +212,8 @@ class Recorder:
         external = dict(zip(self.prices.symbols, self.prices.usd8[block]))
         target = self.start_equity if start else self.end_equity
         for agent in self.agents:
-            target[agent.address] = equity_usd8(self.protocol, snapshot, agent.address, external)
+            on_chain = equity_usd8(self.protocol, snapshot, agent.address, external)
+            target[agent.address] = on_chain + agent.off_chain_usd8(external, self.protocol)
 
     # ---------------------------------------------------------------- tables
 

@@ -19,14 +19,11 @@ global figure state, safe in a headless process.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import html
 import io
 import math
-import os
 import pathlib
-import tempfile
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -37,6 +34,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
+
+from sim.files import write_atomic
 
 __all__ = ["write_report", "REPORT_FILE", "PLOT_FILES"]
 
@@ -61,7 +60,6 @@ PRICE_SERIES: tuple[tuple[str, str], ...] = (
     ("index_price_usd", "perp index"),
 )
 
-_FILE_MODE = 0o644  # mkstemp creates 0600; reports are meant to be shared
 _DPI = 110
 _WIDTH_IN = 10.0
 _SHOCK_COLOR = "#f4a6a6"
@@ -94,33 +92,17 @@ def write_report(
         PNL_PNG: _pnl_figure(agents),
     }
     for name, fig in figures.items():
-        _atomic_write_bytes(out_dir / name, _render_png(fig))
+        write_atomic(out_dir / name, _render_png(fig))
 
     page = _html_page(summary, events, agents, clock)
     report_path = out_dir / REPORT_FILE
-    _atomic_write_bytes(report_path, page.encode("utf-8"))
+    write_atomic(report_path, page.encode("utf-8"))
     return report_path
 
 
 # --------------------------------------------------------------------------------------------
 # files
 # --------------------------------------------------------------------------------------------
-
-
-def _atomic_write_bytes(path: pathlib.Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp_name, _FILE_MODE)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
 
 
 def _render_png(fig: Figure) -> bytes:
@@ -717,6 +699,7 @@ def _headline_rows(summary: Mapping[str, Any]) -> list[_Row]:
         ("First ADL at block", _fmt_int(g("adl", "first_block"))),
         ("Market makers — PnL", _fmt_usd(g("market_makers", "pnl_usd"))),
         ("Market makers — net delta before the shock", _fmt_usd(g("market_makers", "net_delta_usd_before_shock"))),
+        ("Market makers — largest net delta after the first ADL", _fmt_usd(g("market_makers", "net_delta_usd_max_after_adl"))),
         ("Market makers — net delta at the end", _fmt_usd(g("market_makers", "net_delta_usd_end"))),
         ("Whales — PnL", _fmt_usd(g("whales", "pnl_usd"))),
         ("Liquidators — PnL", _fmt_usd(g("liquidators", "pnl_usd"))),

@@ -23,6 +23,7 @@ Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
 NonNegativeFloat = Annotated[float, Field(ge=0.0)]
 Symbol = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{0,11}$")]
+Uint32 = Annotated[int, Field(ge=0, lt=2**32)]  # what the contracts store these in
 
 OracleKind = Literal["external", "pool_spot", "pool_twap"]
 
@@ -117,16 +118,16 @@ class Pool(_Strict):
 
     asset: Symbol
     depth_usd: PositiveFloat  # USD value of each side at the starting price
-    fee_bps: Bps = 30
-    twap_window_s: Annotated[int, Field(gt=0)] = 600
+    fee_bps: Annotated[int, Field(ge=0, le=9_999)] = 30  # the pool's MAX_FEE_BPS
+    twap_window_s: Annotated[int, Field(gt=0, lt=2**32)] = 600
     twap_capacity: Annotated[int, Field(ge=2, le=65_535)] = 64
     market_maker_share: Fraction = 0.0  # part of the depth the market makers provide
 
 
 class InterestModel(_Strict):
-    base_rate_bps: Annotated[int, Field(ge=0)] = 0
-    slope1_bps: Annotated[int, Field(ge=0)] = 400
-    slope2_bps: Annotated[int, Field(ge=0)] = 6_000
+    base_rate_bps: Uint32 = 0
+    slope1_bps: Uint32 = 400
+    slope2_bps: Uint32 = 6_000
     optimal_utilization_bps: Annotated[int, Field(gt=0, lt=10_000)] = 8_000
 
 
@@ -160,9 +161,9 @@ class Lending(_Strict):
 
 
 class Funding(_Strict):
-    interval_s: Annotated[int, Field(gt=0)] = 3_600
+    interval_s: Annotated[int, Field(gt=0, lt=2**32)] = 3_600
     factor: NonNegativeFloat = 1.0
-    max_rate_per_interval: NonNegativeFloat = 0.0075
+    max_rate_per_interval: Fraction = 0.0075
 
 
 class PerpMarket(_Strict):
@@ -246,8 +247,8 @@ class Arbitrageurs(_Population):
     max_trade_fraction: Fraction = 0.5  # most of its stablecoin capital in one trade
     refill_delay_blocks: Annotated[int, Field(ge=0)] = 25
     perp_leverage: Annotated[float, Field(gt=0.0)] = 2.0
-    pools: list[Symbol] | None = None  # pools it trades (default: all), capital split by depth
-    perp_markets: list[Symbol] | None = None  # perp markets it trades (default: all)
+    pools: Annotated[list[Symbol], Field(min_length=1)] | None = None  # pools it trades (default: all), capital split by depth
+    perp_markets: list[Symbol] | None = None  # perp markets it trades (default: all; [] for none)
 
 
 class Noise(_Population):
@@ -340,6 +341,11 @@ def _reference_problems(s: Scenario) -> list[tuple[str, str]]:
         problems.append(("stablecoin", f"asset {s.stablecoin!r} must have stable: true"))
     elif s.assets[s.stablecoin].decimals > 18:
         problems.append(("stablecoin", "the stablecoin must have at most 18 decimals (perp collateral)"))
+    elif s.assets[s.stablecoin].price_usd != 1.0:
+        problems.append((f"assets.{s.stablecoin}.price_usd", "the scenario's stablecoin must start at 1.0 (it is the unit of account)"))
+    if s.lending.max_oracle_age_s and s.keeper.heartbeat_s >= s.lending.max_oracle_age_s:
+        problems.append(("keeper.heartbeat_s", f"must be below lending.max_oracle_age_s ({s.lending.max_oracle_age_s}), "
+                         f"got {s.keeper.heartbeat_s}: quiet feeds would go stale between pushes"))
 
     def unique(path: str, symbols: list[str]) -> None:
         seen: set[str] = set()
@@ -403,6 +409,7 @@ def _reference_problems(s: Scenario) -> list[tuple[str, str]]:
         for j, symbol in enumerate(arbs.perp_markets or []):
             if need_asset(f"agents.arbitrageurs[{i}].perp_markets[{j}]", symbol) and s.market_of(symbol) is None:
                 problems.append((f"agents.arbitrageurs[{i}].perp_markets[{j}]", f"no perp market for {symbol!r}"))
+    problems.extend(_leverage_problems(s))
     for section in ("whales", "market_makers", "liquidators", "arbitrageurs", "noise"):
         for i, population in enumerate(getattr(s.agents, section)):
             for name in ("capital_usd", "gas_price_gwei"):
@@ -416,6 +423,53 @@ def _reference_problems(s: Scenario) -> list[tuple[str, str]]:
         if crash.start_block >= s.blocks:
             problems.append(("shock.crash.start_block", f"must be below blocks ({s.blocks}), got {crash.start_block}"))
     return problems
+
+
+def _leverage_problems(s: Scenario) -> list[tuple[str, str]]:
+    """Every leverage an agent may use must be within 1 / initial margin of the markets it trades."""
+    problems: list[tuple[str, str]] = []
+
+    def check(path: str, highest: float, markets: list[str]) -> None:
+        for symbol in markets:
+            market = s.market_of(symbol)
+            if market is None:
+                continue
+            limit = 10_000 / market.initial_margin_bps
+            if highest > limit:
+                problems.append((path, f"can reach {highest}, above {symbol}'s maximum leverage {limit:g} "
+                                       f"(1 / initial_margin_bps {market.initial_margin_bps})"))
+                return
+
+    every_market = [m.asset for m in s.perp.markets]
+    for i, pop in enumerate(s.agents.whales):
+        check(f"agents.whales[{i}].leverage", bounds(pop.leverage)[1], [pop.perp_market])
+    for i, pop in enumerate(s.agents.market_makers):
+        check(f"agents.market_makers[{i}].hedge_leverage", bounds(pop.hedge_leverage)[1], [pop.perp_market])
+    for i, pop in enumerate(s.agents.arbitrageurs):
+        markets = every_market if pop.perp_markets is None else pop.perp_markets
+        check(f"agents.arbitrageurs[{i}].perp_leverage", pop.perp_leverage, markets)
+    for i, pop in enumerate(s.agents.noise):
+        check(f"agents.noise[{i}].perp_leverage", pop.perp_leverage, every_market)
+    return problems
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice in one mapping (safe_load keeps the last)."""
+
+
+def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the key {key!r} appears twice in one mapping", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
 
 
 # ---------------------------------------------------------------- loading
@@ -474,7 +528,7 @@ def load_scenario(path: str | Path) -> Scenario:
     except OSError as error:
         raise ScenarioError(str(path), [("", f"cannot read the file: {error.strerror}")]) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         raise ScenarioError(str(path), [("", f"not valid YAML: {error}")]) from None
     return parse_scenario(data, str(path))

@@ -61,6 +61,7 @@ class Snapshot:
     reserves: dict[str, ReserveSnap]
     lending_prices: dict[str, int | None]  # 8-decimal USD, what the lending pool would use now
     feeds: dict[str, int]  # the push feeds' answers (8 decimals)
+    feed_updated_s: dict[str, int]  # when each feed was last written
     markets: dict[str, MarketSnap]
     insurance_fund: int
     perp_bad_debt: int
@@ -77,11 +78,6 @@ class Snapshot:
 
     def perp_position(self, account: str, market: str) -> PerpPos | None:
         return self.perp_positions.get(market, {}).get(account)
-
-    def pool_price_wad(self, symbol: str, base_decimals: int, quote_decimals: int) -> int:
-        """The pool's spot price in quote per base, WAD, decimals removed."""
-        base, quote = self.pool_reserves[symbol]
-        return quote * 10**base_decimals * 10**18 // (base * 10**quote_decimals) if base else 0
 
 
 def lp_symbol(pool_symbol: str) -> str:
@@ -131,8 +127,11 @@ class StateReader:
                       lambda s, out, symbol=symbol: s.lending_prices.__setitem__(symbol, None if out is None else out[0]),
                       optional=True)
         for symbol, feed in p.feeds.items():
-            self._add("MockAggregator", feed, "latestAnswer", (),
-                      lambda s, out, symbol=symbol: s.feeds.__setitem__(symbol, out[0]))
+            def round_data(s: Snapshot, out: tuple, symbol=symbol) -> None:
+                _, answer, _, updated_at, _ = out
+                s.feeds[symbol] = answer
+                s.feed_updated_s[symbol] = updated_at
+            self._add("MockAggregator", feed, "latestRoundData", (), round_data)
         for symbol, market in p.markets.items():
             self._add_market(symbol, market.market_id)
         self._add("PerpExchange", p.perp, "insuranceFund", (), lambda s, out: setattr(s, "insurance_fund", out[0]))
@@ -223,6 +222,7 @@ class StateReader:
             reserves={},
             lending_prices={},
             feeds={},
+            feed_updated_s={},
             markets={},
             insurance_fund=0,
             perp_bad_debt=0,

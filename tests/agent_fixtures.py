@@ -137,6 +137,7 @@ def make_snapshot(
         reserves={s: ReserveSnap(0, 0, 0, 0) for s in protocol.lending_oracles},
         lending_prices=lending_prices if lending_prices is not None else {s: default_price[s] for s in protocol.tokens},
         feeds=feeds if feeds is not None else {s: default_price[s] for s in protocol.feeds},
+        feed_updated_s={s: T0 for s in protocol.feeds},
         markets=markets if markets is not None else {m: market_snap() for m in protocol.markets},
         insurance_fund=0,
         perp_bad_debt=0,

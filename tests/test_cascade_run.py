@@ -127,3 +127,24 @@ def test_the_cli_rejects_a_bad_scenario_with_exit_2_and_writes_nothing(tmp_path)
     assert "blocks: Input should be greater than 0" in result.stderr
     assert "stablecoin: Field required" in result.stderr
     assert not out.exists()
+
+
+def test_a_run_that_breaks_leaves_what_it_recorded_and_says_where(tmp_path, monkeypatch):
+    from sim.agents.whale import Whale
+    from sim.cascade import RunFailed
+
+    original = Whale.step
+
+    def breaks_in_block_5(self, ctx):
+        if ctx.block == 5:
+            raise RuntimeError("whale bot crashed")
+        return original(self, ctx)
+
+    monkeypatch.setattr(Whale, "step", breaks_in_block_5)
+    with pytest.raises(RunFailed, match=r"failed in block 5: RuntimeError: whale bot crashed; what was recorded up to block 4 is in"):
+        run_cascade(parse_scenario(TINY, "tiny"), tmp_path, progress=False)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "failed" and "whale bot crashed" in summary["error"]
+    assert summary["blocks"] == 4
+    assert sorted(set(pd.read_parquet(tmp_path / "timeseries.parquet")["block"])) == [0, 1, 2, 3, 4]
+    assert (tmp_path / "report.html").is_file()

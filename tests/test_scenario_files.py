@@ -195,6 +195,14 @@ MALFORMED = [
         "median > 0",
         id="distribution-lognormal-median",
     ),
+    # ---- limits of the contracts, and rules between sections
+    pytest.param([put("pools[2].fee_bps", 10_000)], "pools[2].fee_bps", "less than or equal to 9999", id="pool-fee-above-contract-max"),
+    pytest.param([put("agents.noise[0].perp_leverage", 20)], "agents.noise[0].perp_leverage", "maximum leverage 10", id="leverage-above-market-max"),
+    pytest.param([put("agents.whales[1].leverage", {"uniform": [4, 12]})], "agents.whales[1].leverage", "can reach 12", id="whale-leverage-draw-above-max"),
+    pytest.param([put("assets.USDC.price_usd", 0.99)], "assets.USDC.price_usd", "must start at 1.0", id="stablecoin-not-at-one"),
+    pytest.param([put("lending.max_oracle_age_s", 600)], "keeper.heartbeat_s", "stale between pushes", id="heartbeat-longer-than-oracle-age"),
+    pytest.param([put("agents.arbitrageurs[0].pools", [])], "agents.arbitrageurs[0].pools", "at least 1 item", id="arbitrageur-without-pools"),
+    pytest.param([put("perp.markets[0].funding", {"interval_s": 2**32})], "perp.markets[0].funding.interval_s", "less than 4294967296", id="funding-interval-overflows-uint32"),
     # ---- the shock
     pytest.param([put("shock.crash.start_block", 300)], "shock.crash.start_block", "must be below blocks (300), got 300", id="crash-after-end"),
     pytest.param([put("shock.crash.size", {"DOGE": 0.1})], "shock.crash.size.DOGE", "unknown asset 'DOGE'", id="crash-unknown-asset"),
@@ -306,3 +314,11 @@ def test_the_error_names_the_file_and_every_problem(tmp_path, mutations, paths):
     assert paths <= {path for path, _ in error.problems}  # all reported at once, not just the first
     for path, message in error.problems:
         assert f"{path}: {message}" in text
+
+
+def test_a_key_given_twice_is_refused(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text((SCENARIOS / "oct10.yaml").read_text() + "\nseed: 5\n")
+    with pytest.raises(ScenarioError) as error:
+        load_scenario(path)
+    assert "the key 'seed' appears twice" in str(error.value)

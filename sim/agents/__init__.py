@@ -11,7 +11,7 @@ import numpy as np
 from eth_utils import keccak
 
 from sim.agents.arbitrageur import Arbitrageur
-from sim.agents.base import Agent, Context
+from sim.agents.base import SCALE, Agent, Context, millionths
 from sim.agents.keeper import Keeper
 from sim.agents.liquidator import Liquidator
 from sim.agents.market_maker import MarketMaker
@@ -19,7 +19,7 @@ from sim.agents.noise import NoiseTrader
 from sim.agents.passive import PassiveLender, PassiveLiquidityProvider
 from sim.agents.whale import Whale
 from sim.scenario import Distribution, LogNormal, Scenario, Uniform
-from sim.units import USD_UNIT, to_units
+from sim.units import mul_div, to_units
 
 __all__ = [
     "Agent",
@@ -117,7 +117,7 @@ def build_agents(scenario: Scenario, rng: np.random.Generator, deployer: str, ve
                     asset=pop.asset,
                     market=pop.perp_market,
                     capital_usd8=capital,
-                    stable_capital_usd8=usd8(pop.stable_share * capital / USD_UNIT),
+                    stable_capital_usd8=mul_div(capital, millionths(pop.stable_share), SCALE),
                     pool_depth_usd8=mm_share.get(pop.asset, 0),
                     collateral_share=pop.collateral_share,
                     target_health_factor=draw(pop.target_health_factor, rng),
@@ -195,5 +195,5 @@ def _market_maker_depth(scenario: Scenario) -> dict[str, int]:
     for pool in scenario.pools:
         count = _mm_count(scenario, pool.asset)
         if count:
-            depth[pool.asset] = usd8(pool.depth_usd * pool.market_maker_share) // count
+            depth[pool.asset] = mul_div(usd8(pool.depth_usd), millionths(pool.market_maker_share), SCALE) // count
     return depth

@@ -60,7 +60,7 @@ class Arbitrageur(Agent):
         half = self.capital_usd8 // 2
         tokens = {stable: units_for_usd(half, protocol.tokens[stable].decimals, USD_UNIT)}
         for symbol in self.pool_weights:
-            share = int(half * self.weight(symbol))
+            share = mul_div(half, millionths(self.weight(symbol)), SCALE)
             tokens[symbol] = units_for_usd(share, protocol.tokens[symbol].decimals, external[symbol])
         return tokens
 
@@ -78,6 +78,12 @@ class Arbitrageur(Agent):
         for market in ctx.protocol.markets if self.markets is None else self.markets:
             calls.extend(self.arbitrage_perp(ctx, market, spare))
         return calls
+
+    def off_chain_usd8(self, external: dict[str, int], protocol: Protocol) -> int:
+        """Proceeds still on their way back from the venue, at external prices."""
+        return sum(
+            mul_div(r.amount, external[r.symbol], 10 ** protocol.tokens[r.symbol].decimals) for r in self.pending
+        )
 
     def observe(self, failed: Sequence[Call]) -> None:
         """A shipment to the venue that reverted sold nothing: drop its refill."""

@@ -16,7 +16,7 @@ import numpy as np
 from sim.chain import GWEI, Call
 from sim.protocol import Protocol
 from sim.state import Snapshot, lp_symbol
-from sim.units import USD_UNIT, WAD, mul_div, units_for_usd
+from sim.units import BPS, USD_UNIT, WAD, mul_div, units_for_usd
 
 
 @dataclass
@@ -77,7 +77,6 @@ class Agent:
     latency_blocks: int = 0
     kind: str = field(default="agent", init=False)
     failures: int = field(default=0, init=False)
-    failed_actions: dict[str, int] = field(default_factory=dict, init=False)
 
     @property
     def gas_price_wei(self) -> int:
@@ -94,11 +93,13 @@ class Agent:
     def step(self, ctx: Context) -> list[Call]:
         return []
 
+    def off_chain_usd8(self, external: dict[str, int], protocol: Protocol) -> int:
+        """Value the agent holds off chain (8-decimal USD at external prices); counted in equity."""
+        return 0
+
     def observe(self, failed: Sequence[Call]) -> None:
         """Learn which of this block's calls reverted."""
-        for call in failed:
-            self.failures += 1
-            self.failed_actions[call.action] = self.failed_actions.get(call.action, 0) + 1
+        self.failures += len(failed)
 
 
 SCALE = 1_000_000  # fractions and multiples from the scenario enter integer maths in millionths
@@ -123,5 +124,13 @@ def sliced_opens(protocol: Protocol, market: str, is_long: bool, margin: int, le
 
 
 def leverage_wad(value: float) -> int:
-    """A leverage multiple as WAD, rounded down to 1e-6 (what ``openPosition`` takes)."""
-    return millionths(value) * (WAD // SCALE)
+    """A leverage multiple as WAD, rounded down to 1e-6 (never above a drawn maximum); the 1e-9
+    nudge keeps 1.005 (stored as 1.00499999…) at 1.005."""
+    return int(value * SCALE + 1e-9) * (WAD // SCALE)
+
+
+def borrow_at_target_usd8(collateral_usd8: int, liquidation_threshold_bps: int, ltv_bps: int, target_hf: float) -> int:
+    """Debt (8-decimal USD) that puts ``collateral_usd8`` at health factor ``target_hf``, never
+    above the LTV limit (kept 0.1% under it so the borrow passes the pool's own rounding)."""
+    at_target = mul_div(collateral_usd8 * liquidation_threshold_bps, SCALE, BPS * millionths(target_hf))
+    return min(at_target, mul_div(collateral_usd8, ltv_bps * 999, BPS * 1000))

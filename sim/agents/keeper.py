@@ -24,9 +24,10 @@ class Keeper(Agent):
     last_push: dict[str, tuple[int, int]] = field(default_factory=dict, init=False)  # symbol -> (answer, time)
     next_funding_s: dict[str, int] = field(default_factory=dict, init=False)
 
-    def start(self, answers: dict[str, int], timestamp_s: int) -> None:
-        """What the feeds hold and when funding is next due at the start of the run."""
-        self.last_push = {symbol: (answer, timestamp_s) for symbol, answer in answers.items()}
+    def start(self, answers: dict[str, int], updated_s: dict[str, int], timestamp_s: int) -> None:
+        """What the feeds hold and when they were written (the heartbeat counts from there), and
+        when funding is first due, at the start of the run."""
+        self.last_push = {symbol: (answer, updated_s[symbol]) for symbol, answer in answers.items()}
         self.next_funding_s = {m: timestamp_s + interval for m, interval in self.funding_interval_s.items()}
 
     def needs_push(self, symbol: str, price8: int, now_s: int) -> bool:

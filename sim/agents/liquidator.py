@@ -8,7 +8,7 @@ from sim.agents.base import Agent, Context
 from sim.amm import max_input_within_slippage
 from sim.chain import Call
 from sim.protocol import Protocol
-from sim.units import BPS, WAD, mul_div, units_for_usd
+from sim.units import BPS, USD_UNIT, WAD, mul_div, units_for_usd
 
 MAX_LIQUIDATIONS_PER_BLOCK = 25
 
@@ -34,7 +34,7 @@ class Liquidator(Agent):
 
     def initial_tokens(self, external: dict[str, int], protocol: Protocol) -> dict[str, int]:
         stable = protocol.stablecoin
-        return {stable: units_for_usd(self.capital_usd8, protocol.tokens[stable].decimals, 10**8)}
+        return {stable: units_for_usd(self.capital_usd8, protocol.tokens[stable].decimals, USD_UNIT)}
 
     def setup(self, ctx: Context) -> list[Call]:
         return ctx.protocol.approvals()

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
-from sim.agents.base import Agent, Context, SCALE, leverage_wad, millionths, sliced_opens
+from sim.agents.base import SCALE, Agent, Context, borrow_at_target_usd8, leverage_wad, millionths, sliced_opens
 from sim.chain import Call
 from sim.protocol import Protocol
 from sim.state import lp_symbol
-from sim.units import BPS, WAD, mul_div, units_for_usd
+from sim.units import USD_UNIT, WAD, mul_div, units_for_usd
 
 
 
@@ -26,7 +27,7 @@ class MarketMaker(Agent):
     ``withdraw_volatility`` it pulls all its liquidity (and stays out). Every
     ``rehedge_interval`` blocks, or at once when its short shrank without it acting (ADL), it
     re-hedges when |delta| exceeds ``rehedge_threshold`` of the inventory: more short, or close
-    and re-open smaller. A re-hedge can fail (no stablecoin left for margin, price limits);
+    and re-open smaller (a short with no inventory left is closed). A re-hedge can fail (no stablecoin left for margin, price limits);
     ``hedge_failures`` counts those."""
 
     asset: str = ""
@@ -48,13 +49,14 @@ class MarketMaker(Agent):
     withdrew_at_block: int | None = field(default=None, init=False)
     hedge_failures: int = field(default=0, init=False)
     _last_short_wad: int = field(default=0, init=False)
+    _closed_own_short: bool = field(default=False, init=False)
 
     def initial_tokens(self, external: dict[str, int], protocol: Protocol) -> dict[str, int]:
         stable = protocol.stablecoin
         in_asset = self.capital_usd8 - self.stable_capital_usd8
         return {
             self.asset: units_for_usd(in_asset, protocol.tokens[self.asset].decimals, external[self.asset]),
-            stable: units_for_usd(self.stable_capital_usd8, protocol.tokens[stable].decimals, 10**8),
+            stable: units_for_usd(self.stable_capital_usd8, protocol.tokens[stable].decimals, USD_UNIT),
         }
 
     # ---------------------------------------------------------------- exposure
@@ -84,10 +86,7 @@ class MarketMaker(Agent):
         stable_units = ctx.view.balance(self.address, stable)
         supplied = mul_div(asset_units, millionths(self.collateral_share), SCALE)
         supplied_usd8 = ctx.usd_of(self.asset, supplied)
-        borrow_usd8 = min(
-            mul_div(supplied_usd8 * self.liquidation_threshold_bps, SCALE, BPS * millionths(self.target_health_factor)),
-            mul_div(supplied_usd8, self.ltv_bps * 999, BPS * 1000),
-        )
+        borrow_usd8 = borrow_at_target_usd8(supplied_usd8, self.liquidation_threshold_bps, self.ltv_bps, self.target_health_factor)
         borrowed = ctx.stable_units(borrow_usd8)
         available = stable_units + borrowed
         hedge_margin = ctx.stable_units(
@@ -124,8 +123,9 @@ class MarketMaker(Agent):
             self.withdrew_at_block = ctx.block
         short = ctx.view.perp_position(self.address, self.market)
         short_wad = -short.size_wad if short is not None and short.size_wad < 0 else 0
-        hit = short_wad < self._last_short_wad  # the hedge shrank without us: ADL or liquidation
+        hit = short_wad < self._last_short_wad and not self._closed_own_short  # ADL or liquidation
         self._last_short_wad = short_wad
+        self._closed_own_short = False
         if hit or (ctx.block + self.phase) % self.rehedge_interval == 0:
             calls.extend(self.rehedge(ctx))
         return calls
@@ -153,10 +153,13 @@ class MarketMaker(Agent):
         margin = ctx.stable_units(mul_div(ctx.usd_of(self.asset, inventory, price8), SCALE, millionths(self.hedge_leverage)))
         margin = min(margin, spare + released)
         calls = [p.close_position(self.market, 0)]
+        self._closed_own_short = True
         if margin > 0:
             calls.append(p.open_position(self.market, False, margin, lev, 0))
         return calls
 
-    def observe(self, failed) -> None:
+    def observe(self, failed: Sequence[Call]) -> None:
         super().observe(failed)
         self.hedge_failures += sum(1 for call in failed if call.action == "openPosition")
+        if any(call.action == "removeLiquidity" for call in failed):
+            self.withdrew_at_block = None  # the withdrawal reverted: it is still in the pool

@@ -34,11 +34,11 @@ class NoiseTrader(Agent):
 
     def step(self, ctx: Context) -> list[Call]:
         calls: list[Call] = []
-        spot_roll, perp_roll, pick, side = (float(x) for x in ctx.rng.random(4))
+        spot_roll, spot_pick, spot_side, perp_roll, perp_pick, perp_side = (float(x) for x in ctx.rng.random(6))
         if ctx.protocol.pools and spot_roll < self.trade_probability:
-            calls.extend(self.spot_trade(ctx, pick, side < 0.5))
+            calls.extend(self.spot_trade(ctx, spot_pick, spot_side < 0.5))
         if ctx.protocol.markets and perp_roll < self.trade_probability:
-            calls.extend(self.perp_trade(ctx, pick, side < 0.5))
+            calls.extend(self.perp_trade(ctx, perp_pick, perp_side < 0.5))
         return calls
 
     def spot_trade(self, ctx: Context, pick: float, buy: bool) -> list[Call]:

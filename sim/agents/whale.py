@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sim.agents.base import Agent, Context, SCALE, millionths, sliced_opens
+from sim.agents.base import SCALE, Agent, Context, borrow_at_target_usd8, millionths, sliced_opens
 from sim.chain import Call
 from sim.protocol import Protocol
-from sim.units import BPS, WAD, mul_div, units_for_usd
+from sim.units import WAD, mul_div, units_for_usd
 
 
 
@@ -39,11 +39,7 @@ class Whale(Agent):
 
     def borrow_usd8(self, collateral_usd8: int) -> int:
         """Debt at the target health factor, never above the LTV limit (kept 0.1% under it)."""
-        at_target = mul_div(
-            collateral_usd8 * self.liquidation_threshold_bps, SCALE, BPS * millionths(self.target_health_factor)
-        )
-        ltv_cap = mul_div(collateral_usd8, self.ltv_bps * 999, BPS * 1000)
-        return min(at_target, ltv_cap)
+        return borrow_at_target_usd8(collateral_usd8, self.liquidation_threshold_bps, self.ltv_bps, self.target_health_factor)
 
     def setup(self, ctx: Context) -> list[Call]:
         p = ctx.protocol
