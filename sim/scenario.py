@@ -225,6 +225,7 @@ class MarketMakers(_Population):
     perp_market: Symbol
     stable_share: Fraction = 0.3  # part of the capital held in the stablecoin rather than the asset
     collateral_share: Fraction = 0.5  # part of the altcoin capital supplied to lending
+    stable_reserve_share: Fraction = 0.0  # part of its stablecoins kept in the wallet for re-hedging
     target_health_factor: Distribution = 2.0
     hedge_leverage: Distribution = 3.0
     rehedge_interval_blocks: Annotated[int, Field(gt=0)] = 10

@@ -684,6 +684,28 @@ def make_mm(**kw):
 class TestMarketMaker:
     SHARES = 10**23  # 10% of the pool's 1e24 shares: 100k ALT of its 1M
 
+    def test_setup_keeps_a_stable_reserve_then_funds_the_hedge_then_the_pool(self, protocol):
+        mm = make_mm(stable_reserve_share=0.1, hedge_leverage=3.0, pool_depth_usd8=200_000 * USD8)
+        alt_held, usdc_held = 350_000 * ALT, 300_000 * USDC  # $700k in ALT at $2, $300k in USDC
+        view = make_snapshot(protocol, block=0, balances={MM: {"ALT": alt_held, "USDC": usdc_held}})
+        calls = mm.setup(make_context(protocol, view))
+        supplied = alt_held // 2  # collateral_share 0.5: $350k
+        borrowed = 350_000 * 7_000 // (10_000 * 2) * USDC  # at HF 2 with LT 70%: $122,500 (the LTV cap is higher)
+        reserve = (usdc_held + borrowed) // 10
+        hedge_margin = floor(F(700_000, 3) * USDC)  # the whole $700k inventory at 3x
+        lp_quote = min(200_000 * USDC, usdc_held + borrowed - reserve - hedge_margin)
+        lp_base = lp_quote * ALT // (2 * USDC)  # the same USD value of ALT at $2
+        by_action = {c.action: c for c in calls}
+        assert actions(calls)[-8:] == ["openPosition"] * 8
+        assert by_action["supply"].args[1] == supplied
+        assert by_action["borrow"].args[1] == borrowed
+        assert sum(c.args[2] for c in calls if c.action == "openPosition") == hedge_margin
+        amount0, amount1 = by_action["addLiquidity"].args[:2]
+        base_is_token0 = protocol.pools["ALT"].base_is_token0
+        assert (amount0, amount1) == ((lp_base, lp_quote) if base_is_token0 else (lp_quote, lp_base))
+        spent = borrowed + usdc_held - hedge_margin - lp_quote
+        assert spent >= reserve  # what stays in the wallet covers the reserve
+
     def _view(self, protocol, block=1, price8=2 * USD8, short_alt=None, spare=1_000_000 * USDC, pnl=0, margin=None):
         positions = {}
         if short_alt is not None:

@@ -120,6 +120,7 @@ def build_agents(scenario: Scenario, rng: np.random.Generator, deployer: str, ve
                     stable_capital_usd8=mul_div(capital, millionths(pop.stable_share), SCALE),
                     pool_depth_usd8=mm_share.get(pop.asset, 0),
                     collateral_share=pop.collateral_share,
+                    stable_reserve_share=pop.stable_reserve_share,
                     target_health_factor=draw(pop.target_health_factor, rng),
                     hedge_leverage=draw(pop.hedge_leverage, rng),
                     rehedge_interval=pop.rehedge_interval_blocks,

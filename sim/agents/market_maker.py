@@ -20,8 +20,9 @@ class MarketMaker(Agent):
     """Starts with ``capital``: ``stable_capital`` of it in the stablecoin, the rest in the asset.
 
     Set-up: supplies ``collateral_share`` of its altcoin to lending and borrows the stablecoin at
-    ``target_health_factor``; deposits ``pool_depth_usd8`` per side into the pool (or what its
-    funds allow); shorts the perp for its whole altcoin inventory at ``hedge_leverage``.
+    ``target_health_factor``; keeps ``stable_reserve_share`` of its stablecoins for re-hedging;
+    shorts the perp for its whole altcoin inventory at ``hedge_leverage`` and deposits
+    ``pool_depth_usd8`` per side into the pool (or what is left for it).
 
     Each block: if the pool's per-block volatility over ``volatility_window`` blocks exceeds
     ``withdraw_volatility`` it pulls all its liquidity (and stays out). Every
@@ -36,6 +37,7 @@ class MarketMaker(Agent):
     stable_capital_usd8: int = 0
     pool_depth_usd8: int = 0
     collateral_share: float = 0.5
+    stable_reserve_share: float = 0.0
     target_health_factor: float = 2.0
     hedge_leverage: float = 3.0
     rehedge_interval: int = 10
@@ -88,13 +90,15 @@ class MarketMaker(Agent):
         supplied_usd8 = ctx.usd_of(self.asset, supplied)
         borrow_usd8 = borrow_at_target_usd8(supplied_usd8, self.liquidation_threshold_bps, self.ltv_bps, self.target_health_factor)
         borrowed = ctx.stable_units(borrow_usd8)
-        available = stable_units + borrowed
+        reserve = mul_div(stable_units + borrowed, millionths(self.stable_reserve_share), SCALE)
+        available = stable_units + borrowed - reserve  # the reserve stays in the wallet for re-hedging
         hedge_margin = ctx.stable_units(
             mul_div(ctx.usd_of(self.asset, asset_units), SCALE, millionths(self.hedge_leverage))
         )
         hedge_margin = min(hedge_margin, available)
         lp_quote = max(min(ctx.stable_units(self.pool_depth_usd8), available - hedge_margin), 0)
-        lp_base = min(ctx.units_for_usd(self.asset, mul_div(self.pool_depth_usd8, lp_quote, max(ctx.stable_units(self.pool_depth_usd8), 1))), asset_units - supplied)
+        lp_quote_usd8 = mul_div(lp_quote, USD_UNIT, 10 ** ctx.decimals(stable))
+        lp_base = min(ctx.units_for_usd(self.asset, lp_quote_usd8), asset_units - supplied)
         calls = p.approvals([self.asset, stable])
         if supplied > 0:
             calls.append(p.supply(self.asset, supplied, self.address))
