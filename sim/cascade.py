@@ -29,6 +29,7 @@ from sim.agents import Agent, Context, Keeper, MarketMaker, PassiveLender, Passi
 from sim.chain import Call, Chain, MinedBlock
 from sim.files import write_atomic
 from sim.metrics import depth_figures, fund_figures, liquidation_figures, market_maker_delta_figures, pnl_by_type, price_figures
+from sim.node import without_steps_tracing
 from sim.prices import price_path
 from sim.protocol import Artifact, Protocol, load_artifacts
 from sim.recorder import Recorder
@@ -311,6 +312,7 @@ def connected(network: str) -> Iterator[Any]:
     if networks.active_provider is not None and networks.active_provider.is_connected:
         yield networks.active_provider
         return
+    without_steps_tracing()
     with networks.parse_network_choice(network) as provider:
         yield provider
 
@@ -347,10 +349,14 @@ def run_cascade(
         except (Exception, KeyboardInterrupt) as error:
             failure = f"{type(error).__name__}: {error}"
             extra = {"status": "failed", "error": failure}
-            where = "; nothing was recorded"
+            where = "; nothing was written"
             if model.recorder is not None:
                 write_outputs(out_dir, model, time.perf_counter() - started, extra)
-                where = f"; what was recorded up to block {model.block} is in {out_dir}"
+                where = (
+                    f"; what was recorded up to block {model.block} is in {out_dir}"
+                    if model.ready
+                    else f"; the error is also in {out_dir / 'summary.json'}"
+                )
             _restore_quietly(chain, node_state)
             stage = f"in block {model.block + 1}" if model.ready else "during set-up"
             raise RunFailed(f"run of {scenario.name!r} failed {stage}: {failure}{where}") from error
