@@ -18,7 +18,7 @@ from sim.chain import MinedBlock
 from sim.prices import PricePath
 from sim.protocol import Protocol
 from sim.state import Snapshot, lp_symbol
-from sim.units import WAD, mul_div, units_float, usd_float
+from sim.units import WAD, units_float, usd_float, usd_value
 
 NAN = float("nan")
 EVENT_COLUMNS = [
@@ -34,20 +34,20 @@ def equity_usd8(protocol: Protocol, snapshot: Snapshot, account: str, external: 
     stable = protocol.stablecoin
     total = 0
     for symbol, token in protocol.tokens.items():
-        total += mul_div(snapshot.balance(account, symbol), external[symbol], 10**token.decimals)
+        total += usd_value(snapshot.balance(account, symbol), token.decimals, external[symbol])
     for symbol in protocol.pools:
         shares = snapshot.balance(account, lp_symbol(symbol))
         supply = snapshot.pool_shares.get(symbol, 0)
         if shares and supply:
             base, quote = snapshot.pool_reserves[symbol]
-            total += mul_div(base * shares // supply, external[symbol], 10 ** protocol.tokens[symbol].decimals)
-            total += mul_div(quote * shares // supply, external[stable], 10 ** protocol.stable.decimals)
+            total += usd_value(base * shares // supply, protocol.tokens[symbol].decimals, external[symbol])
+            total += usd_value(quote * shares // supply, protocol.stable.decimals, external[stable])
     for symbol, (collateral, debt) in snapshot.lending_positions.get(account, {}).items():
-        total += mul_div(collateral - debt, external[symbol], 10 ** protocol.tokens[symbol].decimals)
+        total += usd_value(collateral - debt, protocol.tokens[symbol].decimals, external[symbol])
     for positions in snapshot.perp_positions.values():
         position = positions.get(account)
         if position is not None:
-            total += mul_div(position.equity, external[stable], 10 ** protocol.stable.decimals)
+            total += usd_value(position.equity, protocol.stable.decimals, external[stable])
     return total
 
 
@@ -123,9 +123,9 @@ class Recorder:
                 reserve = snapshot.reserves[symbol]
                 oracle = snapshot.lending_prices.get(symbol)
                 row["oracle_price_usd"] = usd_float(oracle) if oracle else NAN
-                row["lending_supplied_usd"] = usd_float(mul_div(reserve.supplied, external[j], 10**decimals))
-                row["lending_debt_usd"] = usd_float(mul_div(reserve.debt, external[j], 10**decimals))
-                row["lending_deficit_usd"] = usd_float(mul_div(reserve.deficit, external[j], 10**decimals))
+                row["lending_supplied_usd"] = usd_float(usd_value(reserve.supplied, decimals, external[j]))
+                row["lending_debt_usd"] = usd_float(usd_value(reserve.debt, decimals, external[j]))
+                row["lending_deficit_usd"] = usd_float(usd_value(reserve.deficit, decimals, external[j]))
             if symbol in snapshot.markets:
                 market = snapshot.markets[symbol]
                 mark = market.mark_wad / WAD
@@ -204,7 +204,7 @@ class Recorder:
         return row
 
     def _usd(self, symbol: str, amount: int, external: dict[str, int]) -> float:
-        return usd_float(mul_div(amount, external[symbol], 10 ** self.protocol.tokens[symbol].decimals))
+        return usd_float(usd_value(amount, self.protocol.tokens[symbol].decimals, external[symbol]))
 
     # ---------------------------------------------------------------- equity
 

@@ -12,6 +12,7 @@ from typing import Any, Callable, Sequence
 
 from sim.amm import MAX_UINT256
 from sim.chain import Chain, RpcError
+from sim.units import WAD
 from sim.protocol import Protocol
 
 
@@ -145,10 +146,10 @@ class StateReader:
         def keep(name: str) -> Callable[[Snapshot, tuple], None]:
             def apply(s: Snapshot, out: tuple | None) -> None:
                 parts[name] = out
-                if len(parts) == 3:
+                if len(parts) == 2:
                     market = parts["market"][0]
                     s.markets[symbol] = MarketSnap(
-                        mark_wad=parts["mark"][0],
+                        mark_wad=market[4] * WAD // market[3],  # PerpExchange._markPrice: vQuote × WAD / vBase
                         index_wad=None if parts["index"] is None else parts["index"][0],
                         v_base_wad=market[3],
                         v_quote_wad=market[4],
@@ -159,7 +160,6 @@ class StateReader:
                     parts.clear()
             return apply
 
-        self._add("PerpExchange", p.perp, "markPrice", (market_id,), keep("mark"))
         self._add("PerpExchange", p.perp, "indexPrice", (market_id,), keep("index"), optional=True)
         self._add("PerpExchange", p.perp, "getMarket", (market_id,), keep("market"))
 

@@ -14,10 +14,9 @@ from sim.chain import GWEI, Call, Chain, MinedBlock, create_address
 from sim.prices import PricePath
 from sim.protocol import Artifact, MarketInfo, PoolInfo, Protocol, Token
 from sim.scenario import Scenario
-from sim.units import USD_UNIT, to_units, usd_price_to_wad
+from sim.units import USD_UNIT, to_units, to_wad, usd_price_to_wad
 
 DEPLOY_GAS = 15_000_000
-ZERO_ADDRESS = "0x" + "00" * 20
 PRICE_SOURCE = {"mark": 0, "index": 1}
 VENUE_DEPTH_USD8 = 10**12 * USD_UNIT  # the off-chain market's inventory of every token
 
@@ -115,19 +114,19 @@ def configuration_calls(scenario: Scenario, prices: PricePath, protocol: Protoco
                                  to_units(reserve.borrow_cap, token.decimals, "floor")))
         if reserve.liquidation_protocol_fee_bps:
             calls.append(lending("setLiquidationProtocolFee", token.address, reserve.liquidation_protocol_fee_bps))
-    calls.append(lending("setCloseFactor", lend.close_factor_bps, to_units(repr(lend.full_liquidation_health_factor), 18, "floor")))
+    calls.append(lending("setCloseFactor", lend.close_factor_bps, to_wad(lend.full_liquidation_health_factor, "floor")))
     if lend.max_oracle_age_s:
         calls.append(lending("setMaxOracleAge", lend.max_oracle_age_s))
     for market_id, market in enumerate(scenario.perp.markets):
         price_wad = usd_price_to_wad(prices.price8(0, market.asset))
-        v_quote = to_units(repr(market.depth_usd), 18, "floor")
+        v_quote = to_wad(market.depth_usd, "floor")
         v_base = v_quote * 10**18 // price_wad
         calls.append(perp("listMarket", f"{market.asset}-PERP", p.perp_index_oracles[market.asset], v_base, v_quote,
                           market.initial_margin_bps, market.maintenance_margin_bps, market.liquidation_fee_bps,
                           market.trading_fee_bps))
         funding = market.funding
-        calls.append(perp("setFundingParams", market_id, funding.interval_s, to_units(repr(funding.factor), 18, "floor"),
-                          to_units(repr(funding.max_rate_per_interval), 18, "floor")))
+        calls.append(perp("setFundingParams", market_id, funding.interval_s, to_wad(funding.factor, "floor"),
+                          to_wad(funding.max_rate_per_interval, "floor")))
         if market.margin_price_source != "mark":
             calls.append(perp("setMarginPriceSource", market_id, PRICE_SOURCE[market.margin_price_source]))
     if not scenario.perp.adl_enabled:
@@ -159,5 +158,5 @@ def venue_grants(protocol: Protocol, prices: PricePath) -> dict[str, int]:
 
 
 def insurance_units(scenario: Scenario, protocol: Protocol) -> int:
-    return to_units(repr(scenario.perp.insurance_fund_usd), protocol.stable.decimals, "floor")
+    return to_units(scenario.perp.insurance_fund_usd, protocol.stable.decimals, "floor")
 

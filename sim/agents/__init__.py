@@ -7,6 +7,8 @@ agent's parameters from the model's generator, in a fixed order.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from eth_utils import keccak
 
@@ -19,7 +21,7 @@ from sim.agents.noise import NoiseTrader
 from sim.agents.passive import PassiveLender, PassiveLiquidityProvider
 from sim.agents.whale import Whale
 from sim.scenario import Distribution, LogNormal, Scenario, Uniform
-from sim.units import mul_div, to_units
+from sim.units import mul_div, to_units, to_wad
 
 __all__ = [
     "Agent",
@@ -59,6 +61,18 @@ def usd8(value: float) -> int:
     return to_units(round(value, 8), 8, "floor")
 
 
+def _identity(label: str, pop: Any, rng: np.random.Generator) -> dict[str, Any]:
+    """What every agent of a population gets: its id and fixed address, its gas bid, latency and
+    capital (the bid drawn before the capital, always in this order)."""
+    return {
+        "agent_id": label,
+        "address": fixed_address(label),
+        "gas_price_gwei": draw(pop.gas_price_gwei, rng),
+        "latency_blocks": pop.latency_blocks,
+        "capital_usd8": usd8(draw(pop.capital_usd, rng)),
+    }
+
+
 def build_agents(scenario: Scenario, rng: np.random.Generator, deployer: str, venue: str) -> list[Agent]:
     """Every agent of the scenario, keeper and passive capital included, in a fixed order."""
     agents: list[Agent] = [
@@ -82,19 +96,15 @@ def build_agents(scenario: Scenario, rng: np.random.Generator, deployer: str, ve
         )
     )
     lending = scenario.lending
-    full_hf_wad = to_units(repr(lending.full_liquidation_health_factor), 18, "floor")
+    full_hf_wad = to_wad(lending.full_liquidation_health_factor, "floor")
     for g, pop in enumerate(scenario.agents.whales):
         reserve = scenario.reserve_of(pop.collateral_asset)
         for i in range(pop.count):
             agents.append(
                 Whale(
-                    f"whale-{g}-{i}",
-                    fixed_address(f"whale-{g}-{i}"),
-                    gas_price_gwei=draw(pop.gas_price_gwei, rng),
-                    latency_blocks=pop.latency_blocks,
+                    **_identity(f"whale-{g}-{i}", pop, rng),
                     collateral=pop.collateral_asset,
                     market=pop.perp_market,
-                    capital_usd8=usd8(draw(pop.capital_usd, rng)),
                     target_health_factor=draw(pop.target_health_factor, rng),
                     leverage=draw(pop.leverage, rng),
                     spare_fraction=pop.spare_fraction,
@@ -107,17 +117,13 @@ def build_agents(scenario: Scenario, rng: np.random.Generator, deployer: str, ve
     for g, pop in enumerate(scenario.agents.market_makers):
         reserve = scenario.reserve_of(pop.asset)
         for i in range(pop.count):
-            capital = usd8(draw(pop.capital_usd, rng))
+            identity = _identity(f"mm-{g}-{i}", pop, rng)
             agents.append(
                 MarketMaker(
-                    f"mm-{g}-{i}",
-                    fixed_address(f"mm-{g}-{i}"),
-                    gas_price_gwei=draw(pop.gas_price_gwei, rng),
-                    latency_blocks=pop.latency_blocks,
+                    **identity,
                     asset=pop.asset,
                     market=pop.perp_market,
-                    capital_usd8=capital,
-                    stable_capital_usd8=mul_div(capital, millionths(pop.stable_share), SCALE),
+                    stable_capital_usd8=mul_div(identity["capital_usd8"], millionths(pop.stable_share), SCALE),
                     pool_depth_usd8=mm_share.get(pop.asset, 0),
                     collateral_share=pop.collateral_share,
                     stable_reserve_share=pop.stable_reserve_share,
@@ -136,11 +142,7 @@ def build_agents(scenario: Scenario, rng: np.random.Generator, deployer: str, ve
         for i in range(pop.count):
             agents.append(
                 Liquidator(
-                    f"liquidator-{g}-{i}",
-                    fixed_address(f"liquidator-{g}-{i}"),
-                    gas_price_gwei=draw(pop.gas_price_gwei, rng),
-                    latency_blocks=pop.latency_blocks,
-                    capital_usd8=usd8(draw(pop.capital_usd, rng)),
+                    **_identity(f"liquidator-{g}-{i}", pop, rng),
                     max_slippage=pop.max_slippage,
                     close_factor_bps=lending.close_factor_bps,
                     full_liquidation_hf_wad=full_hf_wad,
@@ -154,11 +156,7 @@ def build_agents(scenario: Scenario, rng: np.random.Generator, deployer: str, ve
         for i in range(pop.count):
             agents.append(
                 Arbitrageur(
-                    f"arb-{g}-{i}",
-                    fixed_address(f"arb-{g}-{i}"),
-                    gas_price_gwei=draw(pop.gas_price_gwei, rng),
-                    latency_blocks=pop.latency_blocks,
-                    capital_usd8=usd8(draw(pop.capital_usd, rng)),
+                    **_identity(f"arb-{g}-{i}", pop, rng),
                     venue=venue,
                     threshold=pop.threshold,
                     gap_share=pop.gap_share,
@@ -173,11 +171,7 @@ def build_agents(scenario: Scenario, rng: np.random.Generator, deployer: str, ve
         for i in range(pop.count):
             agents.append(
                 NoiseTrader(
-                    f"noise-{g}-{i}",
-                    fixed_address(f"noise-{g}-{i}"),
-                    gas_price_gwei=draw(pop.gas_price_gwei, rng),
-                    latency_blocks=pop.latency_blocks,
-                    capital_usd8=usd8(draw(pop.capital_usd, rng)),
+                    **_identity(f"noise-{g}-{i}", pop, rng),
                     trade_probability=pop.trade_probability,
                     trade_fraction=pop.trade_fraction,
                     perp_leverage=pop.perp_leverage,

@@ -6,11 +6,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from sim.agents.base import Agent, Context, SCALE, leverage_wad, millionths
+from sim.agents.base import SCALE, Context, StablecoinTrader, leverage_wad, millionths
 from sim.amm import amount_out, input_to_reach_price
 from sim.chain import Call
 from sim.protocol import Protocol
-from sim.units import BPS, USD_UNIT, WAD, mul_div, units_for_usd
+from sim.units import BPS, USD_UNIT, WAD, mul_div, rescale, units_for_usd, usd_value
 
 MIN_OUT_TOLERANCE_BPS = 100  # the state may move between the view and execution
 
@@ -27,7 +27,7 @@ class Refill:
 
 
 @dataclass
-class Arbitrageur(Agent):
+class Arbitrageur(StablecoinTrader):
     """Holds half its capital in the stablecoin and half in the pooled assets, each pool getting
     the share ``pool_weights`` gives it (proportional to depth: thin pools get little capital).
 
@@ -43,7 +43,6 @@ class Arbitrageur(Agent):
     while the mark stays within the threshold and closes it once the mark is more than the
     threshold off on the other side (closing it earlier would push the mark straight back)."""
 
-    capital_usd8: int = 0
     venue: str = ""  # the address standing for the off-chain market
     threshold: float = 0.005
     gap_share: float = 1.0  # share of the gap it closes per block (rivals see the same gap)
@@ -67,9 +66,6 @@ class Arbitrageur(Agent):
     def weight(self, symbol: str) -> float:
         return self.pool_weights.get(symbol, 0.0)
 
-    def setup(self, ctx: Context) -> list[Call]:
-        return ctx.protocol.approvals()
-
     def step(self, ctx: Context) -> list[Call]:
         calls = self.collect_refills(ctx)
         spare = {s: ctx.view.balance(self.address, s) for s in ctx.protocol.tokens}
@@ -82,7 +78,7 @@ class Arbitrageur(Agent):
     def off_chain_usd8(self, external: dict[str, int], protocol: Protocol) -> int:
         """Proceeds still on their way back from the venue, at external prices."""
         return sum(
-            mul_div(r.amount, external[r.symbol], 10 ** protocol.tokens[r.symbol].decimals) for r in self.pending
+            usd_value(r.amount, protocol.tokens[r.symbol].decimals, external[r.symbol]) for r in self.pending
         )
 
     def observe(self, failed: Sequence[Call]) -> None:
@@ -157,7 +153,7 @@ class Arbitrageur(Agent):
         k = snap.v_base_wad * snap.v_quote_wad
         target_quote = math.isqrt(k * snap.index_wad // WAD)
         quote_wad = target_quote - snap.v_quote_wad if is_long else snap.v_quote_wad - target_quote
-        notional = mul_div(mul_div(max(quote_wad, 0), millionths(self.gap_share), SCALE), 10 ** ctx.decimals(p.stablecoin), WAD)
+        notional = rescale(mul_div(max(quote_wad, 0), millionths(self.gap_share), SCALE), 18, ctx.decimals(p.stablecoin))
         margin = min(
             mul_div(notional, SCALE, millionths(self.perp_leverage)),
             mul_div(spare[p.stablecoin], millionths(self.max_trade_fraction), SCALE),

@@ -16,7 +16,7 @@ import numpy as np
 from sim.chain import GWEI, Call
 from sim.protocol import Protocol
 from sim.state import Snapshot, lp_symbol
-from sim.units import BPS, USD_UNIT, WAD, mul_div, units_for_usd
+from sim.units import BPS, USD_UNIT, WAD, mul_div, units_for_usd, usd_value
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Context:
     def usd_of(self, symbol: str, amount: int, price8: int | None = None) -> int:
         """8-decimal USD value of ``amount`` native units (default: at the external price)."""
         price = self.external[symbol] if price8 is None else price8
-        return mul_div(amount, price, 10 ** self.decimals(symbol))
+        return usd_value(amount, self.decimals(symbol), price)
 
     def stable_units(self, usd8: int) -> int:
         stable = self.protocol.stablecoin
@@ -103,6 +103,20 @@ class Agent:
 
 
 SCALE = 1_000_000  # fractions and multiples from the scenario enter integer maths in millionths
+
+
+@dataclass
+class StablecoinTrader(Agent):
+    """An agent that starts with ``capital_usd8`` in the stablecoin and approves every venue."""
+
+    capital_usd8: int = 0
+
+    def initial_tokens(self, external: dict[str, int], protocol: Protocol) -> dict[str, int]:
+        stable = protocol.stablecoin
+        return {stable: units_for_usd(self.capital_usd8, protocol.tokens[stable].decimals, USD_UNIT)}
+
+    def setup(self, ctx: Context) -> list[Call]:
+        return ctx.protocol.approvals()
 
 
 def millionths(value: float) -> int:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sim.agents.base import Agent, Context
+from sim.agents.base import Context, StablecoinTrader
 from sim.amm import max_input_within_slippage
 from sim.chain import Call
-from sim.protocol import Protocol
-from sim.units import BPS, USD_UNIT, WAD, mul_div, units_for_usd
+from sim.units import BPS, WAD, mul_div
 
 MAX_LIQUIDATIONS_PER_BLOCK = 25
 
 
 @dataclass
-class Liquidator(Agent):
+class Liquidator(StablecoinTrader):
     """Holds ``capital`` in the stablecoin. Each block, from the state it has seen (its latency):
 
     1. sells every non-stable token it holds (seized collateral) into that token's pool, as much as
@@ -26,18 +25,10 @@ class Liquidator(Agent):
 
     Its gas bid orders it against the other liquidators; a losing bid's transaction reverts."""
 
-    capital_usd8: int = 0
     max_slippage: float = 0.05
     close_factor_bps: int = 5000
     full_liquidation_hf_wad: int = 95 * 10**16
     kind: str = field(default="liquidator", init=False)
-
-    def initial_tokens(self, external: dict[str, int], protocol: Protocol) -> dict[str, int]:
-        stable = protocol.stablecoin
-        return {stable: units_for_usd(self.capital_usd8, protocol.tokens[stable].decimals, USD_UNIT)}
-
-    def setup(self, ctx: Context) -> list[Call]:
-        return ctx.protocol.approvals()
 
     def step(self, ctx: Context) -> list[Call]:
         return self.sell_seized(ctx) + self.liquidate_perps(ctx) + self.liquidate_loans(ctx)

@@ -11,7 +11,7 @@ from sim.agents.base import SCALE, Agent, Context, borrow_at_target_usd8, levera
 from sim.chain import Call
 from sim.protocol import Protocol
 from sim.state import lp_symbol
-from sim.units import USD_UNIT, WAD, mul_div, units_for_usd
+from sim.units import USD_DECIMALS, USD_UNIT, mul_div, rescale, units_for_usd
 
 
 
@@ -74,7 +74,7 @@ class MarketMaker(Agent):
         position = ctx.view.perp_position(self.address, self.market)
         if position is None or position.size_wad >= 0:
             return 0
-        return mul_div(-position.size_wad, 10 ** ctx.decimals(self.asset), WAD)
+        return rescale(-position.size_wad, 18, ctx.decimals(self.asset))
 
     def net_delta_units(self, ctx: Context) -> int:
         return self.inventory(ctx) - self.short_units(ctx)
@@ -97,7 +97,7 @@ class MarketMaker(Agent):
         )
         hedge_margin = min(hedge_margin, available)
         lp_quote = max(min(ctx.stable_units(self.pool_depth_usd8), available - hedge_margin), 0)
-        lp_quote_usd8 = mul_div(lp_quote, USD_UNIT, 10 ** ctx.decimals(stable))
+        lp_quote_usd8 = rescale(lp_quote, ctx.decimals(stable), USD_DECIMALS)
         lp_base = min(ctx.units_for_usd(self.asset, lp_quote_usd8), asset_units - supplied)
         calls = p.approvals([self.asset, stable])
         if supplied > 0:

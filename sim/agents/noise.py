@@ -4,33 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sim.agents.base import Agent, Context, SCALE, leverage_wad, millionths
+from sim.agents.base import SCALE, Context, StablecoinTrader, leverage_wad, millionths
 from sim.chain import Call
-from sim.protocol import Protocol
-from sim.units import BPS, USD_UNIT, mul_div, units_for_usd
+from sim.units import BPS, mul_div
 
 NOISE_SLIPPAGE_BPS = 300
 
 
 @dataclass
-class NoiseTrader(Agent):
+class NoiseTrader(StablecoinTrader):
     """Starts with ``capital`` in the stablecoin. Each block, with ``trade_probability`` each, it
     makes one spot trade (a random pool, buying or selling ``trade_fraction`` of what it holds) and
     one perp action (opening a random-side position at ``perp_leverage`` with ``trade_fraction`` of
     its stablecoins, or closing the one it has). All draws come from the model's generator."""
 
-    capital_usd8: int = 0
     trade_probability: float = 0.1
     trade_fraction: float = 0.05
     perp_leverage: float = 3.0
     kind: str = field(default="noise", init=False)
-
-    def initial_tokens(self, external: dict[str, int], protocol: Protocol) -> dict[str, int]:
-        stable = protocol.stablecoin
-        return {stable: units_for_usd(self.capital_usd8, protocol.tokens[stable].decimals, USD_UNIT)}
-
-    def setup(self, ctx: Context) -> list[Call]:
-        return ctx.protocol.approvals()
 
     def step(self, ctx: Context) -> list[Call]:
         calls: list[Call] = []

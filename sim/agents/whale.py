@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sim.agents.base import SCALE, Agent, Context, borrow_at_target_usd8, millionths, sliced_opens
 from sim.chain import Call
 from sim.protocol import Protocol
-from sim.units import WAD, mul_div, units_for_usd
+from sim.units import WAD, mul_div, rescale, units_for_usd
 
 
 
@@ -85,7 +85,7 @@ class Whale(Agent):
         if position is None or spare == 0:
             return 0
         notional = mul_div(abs(position.size_wad), ctx.view.markets[self.market].mark_wad, WAD)
-        notional = mul_div(notional, 10 ** ctx.decimals(ctx.protocol.stablecoin), WAD)
+        notional = rescale(notional, 18, ctx.decimals(ctx.protocol.stablecoin))
         if notional == 0:
             return 0
         equity = position.equity
