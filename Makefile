@@ -3,7 +3,7 @@
 # then tools/compile.sh, which recompiles the contracts only when a source changed.
 APE := .venv/bin/ape
 
-.PHONY: setup compile run demo test clean
+.PHONY: setup compile run demo test bench clean
 
 setup:
 	@bash tools/setup.sh
@@ -19,6 +19,11 @@ demo: compile
 
 test: compile
 	$(APE) test tests -q -p no:cacheprovider
+
+# oct10 scaled to 100, 1,000 and 10,000 agents against the node's replay ceiling and naive Ape
+# calls; prints the table and writes bench/results.json (README.md, "Benchmark").
+bench: compile
+	.venv/bin/python -m sim.bench
 
 clean:
 	rm -rf .build .tools out

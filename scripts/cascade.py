@@ -12,11 +12,11 @@ from ape.cli import ConnectedProviderCommand, network_option
 from ape.logging import logger
 
 from sim.cascade import RunFailed, run_cascade
-from sim.node import without_steps_tracing
+from sim.node import lean_anvil
 from sim.scenario import ScenarioError, load_scenario
 from sim.world import SetupError
 
-without_steps_tracing()  # before `ape run` connects the provider (see sim/node.py)
+lean_anvil()  # before `ape run` connects the provider (see sim/node.py)
 
 
 def _scenario(ctx: click.Context, param: click.Parameter, value: str):

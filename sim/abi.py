@@ -7,8 +7,10 @@ cheaper than an Ape contract call, which also estimates gas, signs and waits for
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any, Iterable
+from functools import lru_cache
+from typing import Any, Callable, Iterable
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
@@ -98,6 +100,13 @@ class Codec:
             data=tuple((p["name"], _type_string(p)) for p in inputs if not p.get("indexed")),
         )
 
+    def event_topic(self, name: str) -> str:
+        """topic0 (0x hex) of the event ``name``."""
+        for topic, event in self.events.items():
+            if event.name == name:
+                return topic
+        raise AbiError(f"{self.name} has no event {name!r}")
+
     def function(self, name: str) -> Function:
         try:
             return self.functions[name]
@@ -109,12 +118,15 @@ class Codec:
         fn = self.function(name)
         if len(args) != len(fn.input_types):
             raise AbiError(f"{self.name}.{name} takes {len(fn.input_types)} arguments, got {len(args)}")
+        encoder = input_encoder(fn.input_types)
+        if encoder is not None:
+            return "0x" + fn.selector.hex() + encoder(args)
         return "0x" + (fn.selector + abi_encode(fn.input_types, args)).hex()
 
     def decode_output(self, name: str, data: str | bytes) -> tuple[Any, ...]:
         """The return values of ``name`` from raw return data."""
         raw = bytes.fromhex(data[2:]) if isinstance(data, str) else data
-        return abi_decode(self.function(name).output_types, raw)
+        return output_decoder(self.function(name).output_types)(raw)
 
     def decode_log(self, log: dict[str, Any]) -> DecodedLog | None:
         """Decode a JSON-RPC log object; ``None`` when the event is not in this ABI."""
@@ -147,6 +159,169 @@ class Codec:
         except Exception:  # malformed revert data: report the name alone
             return name
         return f"{name}({', '.join(str(v) for v in values)})"
+
+
+# ---------------------------------------------------------------- fast encoding
+
+
+def _word_encoder(kind: str) -> Callable[[Any], str] | None:
+    """Encoder of a one-word static type to 64 hex digits, or None if not one. Out-of-range
+    values raise :class:`AbiError`, as eth_abi would refuse them."""
+    if kind == "bool":
+        def boolean(value: Any) -> str:
+            if not isinstance(value, bool):
+                raise AbiError(f"bool expected, got {value!r}")
+            return "0" * 63 + ("1" if value else "0")
+        return boolean
+    if kind == "address":
+        def address(value: Any) -> str:
+            if not isinstance(value, str) or len(value) != 42 or not value.startswith("0x"):
+                raise AbiError(f"address expected as 0x and 40 hex digits, got {value!r}")
+            int(value, 16)  # hex digits only
+            return "000000000000000000000000" + value[2:].lower()
+        return address
+    match = _INT.match(kind)
+    if match is None:
+        return None
+    bits = int(match.group(2) or 256)
+    low, high = (0, 2**bits) if match.group(1) else (-(2 ** (bits - 1)), 2 ** (bits - 1))
+
+    def integer(value: Any) -> str:
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value < high:
+            raise AbiError(f"{kind} expected, got {value!r}")
+        return format(value % 2**256, "064x")
+
+    return integer
+
+
+@lru_cache(maxsize=None)
+def input_encoder(types: tuple[str, ...]) -> Callable[[tuple[Any, ...]], str] | None:
+    """A hex encoder for arguments of ``types`` when each is a word or ``T[]`` of a word type
+    (every call the simulator sends, and the lenses' account lists); None otherwise."""
+    parts: list[tuple[bool, Callable[[Any], str]]] = []
+    for kind in types:
+        word = _word_encoder(kind)
+        if word is not None:
+            parts.append((False, word))
+            continue
+        element = _word_encoder(kind[:-2]) if kind.endswith("[]") else None
+        if element is None:
+            return None
+        parts.append((True, element))
+
+    def encode(args: tuple[Any, ...]) -> str:
+        heads, tails = [], []
+        offset = 32 * len(parts)
+        for (is_array, encoder), value in zip(parts, args):
+            if not is_array:
+                heads.append(encoder(value))
+                continue
+            if not isinstance(value, (list, tuple)):
+                raise AbiError(f"a list expected, got {type(value).__name__}")
+            heads.append(format(offset, "064x"))
+            tails.append(format(len(value), "064x"))
+            tails.extend(encoder(item) for item in value)
+            offset += 32 * (len(value) + 1)
+        return "".join(heads) + "".join(tails)
+
+    return encode
+
+
+# ---------------------------------------------------------------- fast decoding
+
+Decoder = Callable[[bytes, int, int], Any]  # (data, head position, base of the enclosing tuple)
+_INT = re.compile(r"^(u?)int(\d*)$")
+
+
+def _split_components(inner: str) -> list[str]:
+    """``uint256,(bool,int8)[],address`` -> its top-level component types."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(inner):
+        depth += char == "("
+        depth -= char == ")"
+        if char == "," and depth == 0:
+            parts.append(inner[start:i])
+            start = i + 1
+    parts.append(inner[start:])
+    return [p for p in parts if p]
+
+
+def _word_decoder(kind: str) -> Callable[[bytes, int], Any] | None:
+    """Decoder of a one-word static type at an absolute position, or None if not one."""
+    if kind == "bool":
+        return lambda data, pos: data[pos + 31] != 0
+    if kind == "address":
+        return lambda data, pos: "0x" + data[pos + 12 : pos + 32].hex()
+    match = _INT.match(kind)
+    if match is None:
+        return None
+    if match.group(1):  # unsigned
+        return lambda data, pos: int.from_bytes(data[pos : pos + 32], "big")
+    return lambda data, pos: int.from_bytes(data[pos : pos + 32], "big", signed=True)
+
+
+def _is_dynamic(kind: str) -> bool:
+    return kind.endswith("[]") or kind in ("bytes", "string") or (
+        kind.startswith("(") and any(_is_dynamic(c) for c in _split_components(kind[1:-1]))
+    )
+
+
+def _decoder(kind: str) -> Decoder | None:
+    """A decoder for ``kind`` built from words, ``T[]`` of one-word ``T`` and tuples of those;
+    None for anything else (bytes, strings, fixed-size and nested arrays)."""
+    word = _word_decoder(kind)
+    if word is not None:
+        return lambda data, pos, base: word(data, pos)
+    if kind.endswith("[]") and not kind[:-2].endswith("]"):
+        element = _word_decoder(kind[:-2])
+        if element is None:
+            return None
+
+        def array(data: bytes, pos: int, base: int) -> tuple[Any, ...]:
+            start = base + int.from_bytes(data[pos : pos + 32], "big")
+            length = int.from_bytes(data[start : start + 32], "big")
+            return tuple([element(data, start + 32 + 32 * i) for i in range(length)])
+
+        return array
+    if kind.startswith("(") and kind.endswith(")"):
+        components = _split_components(kind[1:-1])
+        inner = _sequence_decoder(components)
+        if inner is None:
+            return None
+        if not _is_dynamic(kind):
+            return lambda data, pos, base: inner(data, pos)
+        return lambda data, pos, base: inner(data, base + int.from_bytes(data[pos : pos + 32], "big"))
+    return None
+
+
+def _sequence_decoder(types: Iterable[str]) -> Callable[[bytes, int], tuple[Any, ...]] | None:
+    """Decoder of a tuple's values starting at ``start`` (its heads one word each; static tuples
+    inside are not supported and fall back)."""
+    types = list(types)
+    decoders = [_decoder(t) for t in types]
+    if any(d is None for d in decoders) or any(t.startswith("(") and not _is_dynamic(t) for t in types):
+        return None
+
+    def sequence(data: bytes, start: int) -> tuple[Any, ...]:
+        return tuple(d(data, start + 32 * i, start) for i, d in enumerate(decoders))
+
+    return sequence
+
+
+@lru_cache(maxsize=None)
+def output_decoder(types: tuple[str, ...]) -> Callable[[bytes], tuple[Any, ...]]:
+    """A decoder for return data of ``types``: hand-rolled for words, arrays of words and tuples of
+    those (the lenses' outputs: many thousand values a block), ``eth_abi`` for everything else."""
+    sequence = _sequence_decoder(types)
+    if sequence is None:
+        return lambda data: abi_decode(types, data)
+
+    def decode(data: bytes) -> tuple[Any, ...]:
+        if len(data) < 32 * len(types):
+            raise ValueError(f"{len(data)} bytes of return data cannot hold {', '.join(types)}")
+        return sequence(data, 0)
+
+    return decode
 
 
 def encode_constructor(bytecode: str, input_types: tuple[str, ...], args: tuple[Any, ...]) -> str:

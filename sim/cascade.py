@@ -20,7 +20,7 @@ from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,7 @@ from sim.agents import Agent, Context, Keeper, MarketMaker, PassiveLender, Passi
 from sim.chain import Call, Chain, MinedBlock
 from sim.files import write_atomic
 from sim.metrics import depth_figures, fund_figures, liquidation_figures, market_maker_delta_figures, pnl_by_type, price_figures
-from sim.node import without_steps_tracing
+from sim.node import lean_anvil
 from sim.prices import price_path
 from sim.protocol import Artifact, Protocol, load_artifacts
 from sim.recorder import Recorder
@@ -39,6 +39,7 @@ from sim.world import SetupError, check_block, configuration_calls, deploy_proto
 
 DEFAULT_NETWORK = "ethereum:local:foundry"
 SETUP_GAS_PRICE_WEI = 10**9
+SETUP_BLOCK_TX = 3_000  # set-up transactions per block (see CascadeModel._setup_blocks)
 
 
 def interleave(calls_by_sender: list[tuple[str, list[Call]]]) -> list[tuple[str, Call, int]]:
@@ -57,6 +58,25 @@ def interleave(calls_by_sender: list[tuple[str, list[Call]]]) -> list[tuple[str,
             if index >= 0:  # a unique, falling bid per (round, sender): the node's order is this order
                 orders.append((sender, calls[index], SETUP_GAS_PRICE_WEI + (longest - round_) * senders - rank))
     return orders
+
+
+def log_filter(protocol: Protocol) -> dict[str, Any]:
+    """The logs a run reads: token and LP-share transfers and approvals (they tell the state reader
+    whose balances changed), every lending and perp event (the recorder's loss events among them)
+    and the oracles' updates. Nearly every successful transaction leaves one of these, which is
+    how the chain client tells success without a trace (``Chain.mine``)."""
+    token = protocol.codecs["SimToken"]
+    emitters = ["LendingPool", "PerpExchange", "MockAggregator", "PoolTwapAggregator"]
+    topics = {token.event_topic("Transfer"), token.event_topic("Approval")}
+    topics.update(topic for name in emitters for topic in protocol.codecs[name].events)
+    return {
+        "address": [t.address for t in protocol.tokens.values()]
+        + [pool.address for pool in protocol.pools.values()]
+        + [pool.twap_oracle for pool in protocol.pools.values()]
+        + list(protocol.feeds.values())
+        + [protocol.lending, protocol.perp],
+        "topics": [sorted(topics)],
+    }
 
 
 class RunFailed(RuntimeError):
@@ -113,11 +133,21 @@ class CascadeModel:
         visible = history[: len(history) - min(latency, len(history) - 1)]
         return Context(block, timestamp_s, self.protocol, visible[-1], visible, self._external(block), self.rng)
 
-    def _setup_block(self, stage: str, calls_by_sender: list[tuple[str, list[Call]]]) -> MinedBlock:
+    def _setup_block(self, stage: str, calls_by_sender: list[tuple[str, list[Call]]]) -> None:
         orders = [(sender, call, SETUP_GAS_PRICE_WEI) for sender, calls in calls_by_sender for call in calls]
-        mined = self.chain.execute(orders, self._tick())
-        check_block(self.chain, mined, stage, self.protocol.codecs.values())
-        return mined
+        for mined in self._setup_blocks(orders):
+            check_block(self.chain, mined, stage, self.protocol.codecs.values())
+
+    def _setup_blocks(self, orders: list[tuple[str, Call, int]]) -> Iterator[MinedBlock]:
+        """Mine set-up ``orders`` in this order, in as many blocks of at most ``SETUP_BLOCK_TX`` as
+        they need (one block up to that size).
+
+        anvil's pending pool grows costly to add to when a block's transactions arrive in several
+        request bodies (19,000 transfers: 0.3 s in one body, 33 s in four), so a block is kept
+        small enough for one body. Consecutive blocks keep the order: gas price within a block,
+        nonce order for each sender."""
+        for start in range(0, max(len(orders), 1), SETUP_BLOCK_TX):
+            yield self.chain.execute(orders[start : start + SETUP_BLOCK_TX], self._tick())
 
     def _read(self, block: int) -> Snapshot:
         _, timestamp = self.chain.head()
@@ -136,6 +166,7 @@ class CascadeModel:
         self.chain.fund_gas([self.deployer, self.venue] + [a.address for a in self.agents])
         self.protocol = deploy_protocol(self.chain, self.artifacts, s, self.prices, self.deployer, self._tick())
         p = self.protocol
+        self.chain.log_filter = log_filter(p)
         self._setup_block("configuring lending and perps", [(self.deployer, configuration_calls(s, self.prices, p))])
         external = self._external(0)
         grants = [(a.address, a.initial_tokens(external, p)) for a in self.agents]
@@ -163,14 +194,14 @@ class CascadeModel:
     def _agent_setup(self, stage: str, agents: list[Agent]) -> None:
         snapshot = self._read(0)
         ctx = Context(0, snapshot.timestamp_s, self.protocol, snapshot, [snapshot], self._external(0), self.rng)
-        mined = self.chain.execute(interleave([(a.address, a.setup(ctx)) for a in agents]), self._tick())
-        failed = mined.failed()
-        if failed:
-            agent = self._by_address[failed[0][0].sender]
-            check_block(
-                self.chain, mined, stage, self.protocol.codecs.values(),
-                who=f"{agent.agent_id} ({agent.kind}; check its capital, health factor and leverage against the market's parameters)",
-            )
+        for mined in self._setup_blocks(interleave([(a.address, a.setup(ctx)) for a in agents])):
+            failed = mined.failed()
+            if failed:
+                agent = self._by_address[failed[0][0].sender]
+                check_block(
+                    self.chain, mined, stage, self.protocol.codecs.values(),
+                    who=f"{agent.agent_id} ({agent.kind}; check its capital, health factor and leverage against the market's parameters)",
+                )
 
     def _warmup_blocks(self) -> int:
         windows = [pool.twap_window_s for pool in self.scenario.pools]
@@ -198,7 +229,7 @@ class CascadeModel:
             failed_by_sender.setdefault(tx.sender, []).append(tx.call)
         for sender, calls in failed_by_sender.items():
             self._by_address[sender].observe(calls)
-        snapshot = self.reader.read(block, mined.timestamp_s)
+        snapshot = self.reader.read(block, mined.timestamp_s, self.history[-1], mined.touched())
         self.recorder.record_block(block, mined, self.history[-1])
         self.recorder.record_state(block, snapshot)
         self.history.append(snapshot)
@@ -312,7 +343,7 @@ def connected(network: str) -> Iterator[Any]:
     if networks.active_provider is not None and networks.active_provider.is_connected:
         yield networks.active_provider
         return
-    without_steps_tracing()
+    lean_anvil()
     with networks.parse_network_choice(network) as provider:
         yield provider
 
@@ -344,7 +375,7 @@ def run_cascade(
         node_state = chain.snapshot_settings()
         started = time.perf_counter()
         try:
-            _run_blocks(model, progress)
+            run_blocks(model, progress)
             extra = {"status": "completed", "token_conservation": model.token_conservation()}
         except (Exception, KeyboardInterrupt) as error:
             failure = f"{type(error).__name__}: {error}"
@@ -372,14 +403,25 @@ def _restore_quietly(chain: Chain, node_state: dict[str, Any]) -> None:
         print(f"warning: could not restore the node after the failed run: {error}", file=sys.stderr)
 
 
-def _run_blocks(model: CascadeModel, progress: bool) -> None:
+def run_blocks(
+    model: CascadeModel,
+    progress: bool,
+    after_setup: Callable[[], None] | None = None,
+    after_block: Callable[[MinedBlock], None] | None = None,
+) -> None:
+    """Set the model up and run every block with a progress bar; ``after_setup`` and
+    ``after_block`` (called with each mined block) let a caller watch without changing the run."""
     from tqdm import tqdm
 
     model.setup()
+    if after_setup is not None:
+        after_setup()
     bar = tqdm(total=model.scenario.blocks, desc=model.scenario.name, unit="block", disable=None if progress else True, file=sys.stderr)
     try:
         for _ in range(model.scenario.blocks):
-            model.step()
+            mined = model.step()
+            if after_block is not None:
+                after_block(mined)
             bar.update(1)
             if model.block % 10 == 0:
                 bar.set_postfix(tx=model.chain.tx_count, events=len(model.recorder.events), refresh=False)

@@ -12,7 +12,11 @@ from typing import Any
 
 from sim.abi import Codec, constructor_types
 from sim.amm import MAX_UINT256
-from sim.chain import Call
+from sim.chain import DEFAULT_TX_GAS, Call
+
+# ADL ranks every position of the market's opposite side in the liquidation itself: with 430 ALT
+# positions (oct10 scaled to 1,000 agents) 5,000,000 gas ran out. Gas is free in the simulation.
+PERP_LIQUIDATION_GAS = 500_000_000
 
 
 CONTRACTS = (
@@ -94,8 +98,10 @@ class Protocol:
 
     # ------------------------------------------------------------------ helpers
 
-    def _call(self, contract: str, to: str, action: str, *args: Any) -> Call:
-        return Call(to=to, data=self.codecs[contract].encode_call(action, *args), action=action, args=args)
+    def _call(self, contract: str, to: str, action: str, *args: Any, gas: int = DEFAULT_TX_GAS) -> Call:
+        return Call(
+            to=to, data=self.codecs[contract].encode_call(action, *args), action=action, args=args, gas=gas, contract=contract
+        )
 
     @property
     def stable(self) -> Token:
@@ -180,7 +186,10 @@ class Protocol:
         return self._call("PerpExchange", self.perp, "addMargin", self.markets[market].market_id, amount)
 
     def liquidate_position(self, trader: str, market: str) -> Call:
-        return self._call("PerpExchange", self.perp, "liquidate", trader, self.markets[market].market_id)
+        """A perp liquidation, with gas for ADL over every position (``PERP_LIQUIDATION_GAS``)."""
+        return self._call(
+            "PerpExchange", self.perp, "liquidate", trader, self.markets[market].market_id, gas=PERP_LIQUIDATION_GAS
+        )
 
     def settle_funding(self, market: str) -> Call:
         return self._call("PerpExchange", self.perp, "settleFunding", self.markets[market].market_id)

@@ -151,6 +151,9 @@ class Recorder:
         address = log["address"].lower()
         for owner, codec in self._codecs:
             if address == owner:
+                event = codec.events.get(log["topics"][0]) if log["topics"] else None
+                if event is None or event.name not in LOSS_EVENTS:
+                    return None  # decode only what is recorded
                 decoded = codec.decode_log(log)
                 if decoded is not None and decoded.name in LOSS_EVENTS:
                     return decoded

@@ -8,7 +8,7 @@ one call each for all accounts. A :class:`Snapshot` holds native integers only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from sim.amm import MAX_UINT256
 from sim.chain import Chain, RpcError
@@ -87,19 +87,38 @@ def lp_symbol(pool_symbol: str) -> str:
 
 
 class StateReader:
-    """Builds the read batch once, then decodes each block's answers into a Snapshot."""
+    """Builds the protocol-wide part of the read batch once; each block adds the account part.
+
+    A full read (``previous`` None: set-up and checks) reads every account. A block's read reads
+    only the accounts whose values can have changed, and carries the others over from
+    ``previous``, so it equals a full read at a cost that follows the block's activity and the
+    open positions, not the number of accounts:
+
+    * token and LP balances: the accounts ``touched`` by the block (senders, and every address
+      in a transfer or protocol event), the only ones whose balances can differ;
+    * lending positions and health factors: every holder of a position in ``previous`` (interest
+      and prices move them every block) plus the touched accounts (the only ones that can open one);
+    * perp positions, per market: its holders in ``previous`` plus the touched accounts.
+    """
 
     def __init__(self, chain: Chain, protocol: Protocol, accounts: Sequence[str]):
         self.chain = chain
         self.protocol = protocol
         self.accounts = list(accounts)
+        self._order = {a: i for i, a in enumerate(self.accounts)}
         self._calls: list[tuple[str, str]] = []
         self._decoders: list[Callable[[Snapshot, Any], None]] = []
         self._build()
 
     def _add(self, contract: str, to: str, fn: str, args: tuple, apply: Callable[[Snapshot, tuple], None], optional: bool = False) -> None:
+        call, decode = self._request(contract, to, fn, args, apply, optional)
+        self._calls.append(call)
+        self._decoders.append(decode)
+
+    def _request(
+        self, contract: str, to: str, fn: str, args: tuple, apply: Callable[[Snapshot, Any], None], optional: bool = False
+    ) -> tuple[tuple[str, str], Callable[[Snapshot, Any], None]]:
         codec = self.protocol.codecs[contract]
-        self._calls.append((to, codec.encode_call(fn, *args)))
 
         def decode(snapshot: Snapshot, raw: Any) -> None:
             if isinstance(raw, RpcError):
@@ -109,7 +128,7 @@ class StateReader:
                 raise raw
             apply(snapshot, codec.decode_output(fn, raw))
 
-        self._decoders.append(decode)
+        return (to, codec.encode_call(fn, *args)), decode
 
     def _build(self) -> None:
         p = self.protocol
@@ -137,7 +156,9 @@ class StateReader:
             self._add_market(symbol, market.market_id)
         self._add("PerpExchange", p.perp, "insuranceFund", (), lambda s, out: setattr(s, "insurance_fund", out[0]))
         self._add("PerpExchange", p.perp, "badDebt", (), lambda s, out: setattr(s, "perp_bad_debt", out[0]))
-        self._add_accounts()
+        self._token_symbols = list(p.tokens) + [lp_symbol(s) for s in p.pools]
+        self._token_addresses = [t.address for t in p.tokens.values()] + [pool.address for pool in p.pools.values()]
+        self._lending_assets = self._listed_reserves()
 
     def _add_market(self, symbol: str, market_id: int) -> None:
         p = self.protocol
@@ -163,57 +184,69 @@ class StateReader:
         self._add("PerpExchange", p.perp, "indexPrice", (market_id,), keep("index"), optional=True)
         self._add("PerpExchange", p.perp, "getMarket", (market_id,), keep("market"))
 
-    def _add_accounts(self) -> None:
+    def _listed_reserves(self) -> list[str]:
+        """The lending pool's reserves (symbols) in its own order, as ``accountsOf`` reports them."""
         p = self.protocol
-        accounts = self.accounts
-        if not accounts:
-            return
-        token_symbols = list(p.tokens) + [lp_symbol(s) for s in p.pools]
-        token_addresses = [t.address for t in p.tokens.values()] + [pool.address for pool in p.pools.values()]
+        if not p.lending:
+            return []
+        codec = p.codecs["LendingPool"]
+        raw = self.chain.call_many([(p.lending, codec.encode_call("getReservesList"))])[0]
+        if isinstance(raw, RpcError):
+            raise raw
+        symbol_of = {t.address.lower(): symbol for symbol, t in p.tokens.items()}
+        return [symbol_of[address.lower()] for address in codec.decode_output("getReservesList", raw)[0]]
+
+    def _account_requests(self, previous: Snapshot | None, touched: Iterable[str]) -> list[tuple[tuple[str, str], Callable[[Snapshot, Any], None]]]:
+        """The per-account calls of one read, and decoders that fill the new snapshot's account
+        tables (rows carried over from ``previous`` where the account is not read)."""
+        p = self.protocol
+        if previous is None:
+            everyone = self.accounts
+            balance_accounts, lending_accounts, market_accounts = everyone, everyone, {m: everyone for m in p.markets}
+        else:
+            fresh = {a for a in touched if a in self._order}
+            balance_accounts = sorted(fresh)
+            lending_accounts = sorted(fresh | previous.lending_positions.keys() | previous.health.keys())
+            market_accounts = {m: sorted(fresh | previous.perp_positions.get(m, {}).keys()) for m in p.markets}
+        requests = []
+        symbols, assets = self._token_symbols, self._lending_assets
 
         def balances(s: Snapshot, out: tuple) -> None:
-            flat = out[0]
-            width = len(token_symbols)
-            for i, account in enumerate(accounts):
-                row = {sym: flat[i * width + j] for j, sym in enumerate(token_symbols) if flat[i * width + j]}
-                if row:
-                    s.balances[account] = row
+            s.balances = _carried(previous.balances if previous else None, balance_accounts, out[0], len(symbols),
+                                  lambda flat, k: {sym: flat[k + j] for j, sym in enumerate(symbols) if flat[k + j]}, self._order)
 
-        self._add("StateLens", p.state_lens, "balancesOf", (token_addresses, accounts), balances)
+        requests.append(self._request("StateLens", p.state_lens, "balancesOf", (self._token_addresses, balance_accounts), balances))
+        if assets:
 
-        assets = list(p.lending_oracles)
-        asset_addresses = [p.tokens[a].address for a in assets]
+            def lending(s: Snapshot, out: tuple) -> None:
+                collateral, debt, health = out
+                s.lending_positions = _carried(
+                    previous.lending_positions if previous else None, lending_accounts, collateral, len(assets),
+                    lambda _, k: {a: (collateral[k + j], debt[k + j]) for j, a in enumerate(assets) if collateral[k + j] or debt[k + j]},
+                    self._order,
+                )
+                s.health = _carried(previous.health if previous else None, lending_accounts, health, 1,
+                                    lambda flat, k: flat[k] if flat[k] != MAX_UINT256 else None, self._order)
 
-        def lending(s: Snapshot, out: tuple) -> None:
-            collateral, debt = out
-            width = len(assets)
-            for i, account in enumerate(accounts):
-                row = {
-                    a: (collateral[i * width + j], debt[i * width + j])
-                    for j, a in enumerate(assets)
-                    if collateral[i * width + j] or debt[i * width + j]
-                }
-                if row:
-                    s.lending_positions[account] = row
-
-        self._add("StateLens", p.state_lens, "lendingPositions", (p.lending, asset_addresses, accounts), lending)
-
-        def health(s: Snapshot, out: tuple) -> None:
-            s.health = {a: hf for a, hf in zip(accounts, out[0]) if hf != MAX_UINT256}
-
-        self._add("RiskLens", p.risk_lens, "healthFactors", (accounts,), health)
+            requests.append(self._request("LendingPool", p.lending, "accountsOf", (lending_accounts,), lending))
         for symbol, market in p.markets.items():
-            def positions(s: Snapshot, out: tuple, symbol=symbol) -> None:
+            traders = market_accounts[symbol]
+
+            def positions(s: Snapshot, out: tuple, symbol: str = symbol, traders: list[str] = traders) -> None:
                 size, margin, notional, pnl, funding, liquidatable = out[0]
-                s.perp_positions[symbol] = {
-                    a: PerpPos(size[i], margin[i], notional[i], pnl[i], funding[i], liquidatable[i])
-                    for i, a in enumerate(accounts)
-                    if size[i] != 0
-                }
+                carried = previous.perp_positions.get(symbol, {}) if previous else None
+                s.perp_positions[symbol] = _carried(
+                    carried, traders, size, 1,
+                    lambda _, i: PerpPos(size[i], margin[i], notional[i], pnl[i], funding[i], liquidatable[i]) if size[i] else None,
+                    self._order,
+                )
 
-            self._add("StateLens", p.state_lens, "perpPositions", (p.perp, market.market_id, accounts), positions)
+            requests.append(self._request("StateLens", p.state_lens, "perpPositions", (p.perp, market.market_id, traders), positions))
+        return requests
 
-    def read(self, block: int, timestamp_s: int) -> Snapshot:
+    def read(self, block: int, timestamp_s: int, previous: Snapshot | None = None, touched: Iterable[str] = ()) -> Snapshot:
+        """The protocol after ``block``: every account (``previous`` None), or the accounts that can
+        have changed since ``previous`` given the block's ``touched`` addresses (lowercase)."""
         snapshot = Snapshot(
             block=block,
             timestamp_s=timestamp_s,
@@ -227,6 +260,28 @@ class StateReader:
             insurance_fund=0,
             perp_bad_debt=0,
         )
-        for decode, raw in zip(self._decoders, self.chain.call_many(self._calls)):
+        account_requests = self._account_requests(previous, touched)
+        calls = self._calls + [call for call, _ in account_requests]
+        decoders = self._decoders + [decode for _, decode in account_requests]
+        for decode, raw in zip(decoders, self.chain.call_many(calls)):
             decode(snapshot, raw)
         return snapshot
+
+
+def _carried(previous: dict[str, Any] | None, accounts: Sequence[str], flat: Sequence[Any], width: int,
+             row: Callable[[Sequence[Any], int], Any], order: dict[str, int]) -> dict[str, Any]:
+    """An account table: ``previous``'s rows (when given), with each of ``accounts`` replaced by
+    ``row(flat, i * width)`` or dropped when that is empty (None or an empty dict). Rows stay in
+    the reader's account order (``order``), as a full read gives them."""
+    table = dict(previous) if previous is not None else {}
+    added = False
+    for i, account in enumerate(accounts):
+        value = row(flat, i * width)
+        if value is None or value == {}:
+            table.pop(account, None)
+        else:
+            added = added or account not in table
+            table[account] = value
+    if added and previous is not None:
+        table = dict(sorted(table.items(), key=lambda item: order[item[0]]))
+    return table

@@ -2,11 +2,11 @@
 
 import pytest
 
-from sim.node import without_steps_tracing
+from sim.node import lean_anvil
 
 # The suite's anvil too runs without opcode tracing: no test reads Ape's step traces, and with them
 # the node kept every step of the simulator tests' thousands of transactions (see sim/node.py).
-without_steps_tracing()
+lean_anvil(prune_history=False)
 
 MAX_UINT256 = 2**256 - 1
 

@@ -77,6 +77,16 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
         uint256 healthFactorWad;
     }
 
+    /// @dev What valuing accounts needs of one reserve, read at most once per call: the current
+    ///      indexes, and each price when first needed (0 = not read yet; a read price is never 0).
+    struct ReserveQuote {
+        bool indexesRead;
+        uint256 liquidityIndex;
+        uint256 borrowIndex;
+        uint256 collateralPrice; // rounded down
+        uint256 debtPrice; // rounded up
+    }
+
     struct LiquidationVars {
         uint256 userCollateral;
         uint256 userDebt;
@@ -268,7 +278,7 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
         state.totalScaledSupply -= scaled;
         state.cash -= withdrawn;
         _updateRates(asset);
-        AccountData memory account = _accountData(msg.sender);
+        AccountData memory account = _accountData(msg.sender, _noQuotes());
         if (account.healthFactorWad < WAD) revert HealthFactorBelowOne(account.healthFactorWad);
         IERC20(asset).safeTransfer(to, withdrawn);
         emit Withdraw(asset, msg.sender, to, withdrawn);
@@ -291,7 +301,7 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
         state.totalScaledDebt += scaled;
         state.cash -= amount;
         _updateRates(asset);
-        AccountData memory account = _accountData(msg.sender);
+        AccountData memory account = _accountData(msg.sender, _noQuotes());
         uint256 maxDebtBase = account.ltvWeightedBase / BPS;
         if (account.debtBase > maxDebtBase) revert BorrowExceedsLtv(account.debtBase, maxDebtBase);
         if (account.healthFactorWad < WAD) revert HealthFactorBelowOne(account.healthFactorWad);
@@ -341,7 +351,7 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
         ReserveState storage debtState = _accrue(debtAsset);
 
         LiquidationVars memory vars;
-        vars.healthFactorWad = _accountData(user).healthFactorWad;
+        vars.healthFactorWad = _accountData(user, _noQuotes()).healthFactorWad;
         if (vars.healthFactorWad >= WAD) revert HealthFactorNotBelowThreshold(vars.healthFactorWad);
         vars.userCollateral = _collateralBalance(user, collateralAsset, collateralState.liquidityIndexRay);
         if (vars.userCollateral == 0 || collateralConfig.liquidationThresholdBps == 0) {
@@ -405,7 +415,7 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
             uint256 healthFactor
         )
     {
-        AccountData memory account = _accountData(user);
+        AccountData memory account = _accountData(user, _noQuotes());
         uint256 maxDebtBase = account.ltvWeightedBase / BPS;
         totalCollateralBase = account.collateralBase;
         totalDebtBase = account.debtBase;
@@ -419,7 +429,35 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
 
     /// @notice The health factor of `user` (WAD; type(uint256).max with no debt).
     function healthFactorOf(address user) external view returns (uint256) {
-        return _accountData(user).healthFactorWad;
+        return _accountData(user, _noQuotes()).healthFactorWad;
+    }
+
+    /// @notice For each of `users`: collateral and debt in every listed reserve (native units,
+    ///         interest included; index `i * reserves + j` is users[i] in `getReservesList()[j]`)
+    ///         and the health factor (WAD; type(uint256).max with no debt), the values of
+    ///         `getUserReserve` and `healthFactorOf`, with each reserve's indexes and prices read
+    ///         once for all users.
+    /// @dev For batched readers; reverts like `healthFactorOf` on a bad price of a reserve in use.
+    function accountsOf(address[] calldata users)
+        external
+        view
+        returns (uint256[] memory collateral, uint256[] memory debt, uint256[] memory healthFactorWad)
+    {
+        uint256 width = _reservesList.length;
+        ReserveQuote[] memory quotes = new ReserveQuote[](width);
+        collateral = new uint256[](users.length * width);
+        debt = new uint256[](users.length * width);
+        healthFactorWad = new uint256[](users.length);
+        for (uint256 i = 0; i < users.length; ++i) {
+            for (uint256 j = 0; j < width; ++j) {
+                address asset = _reservesList[j];
+                if (_scaledCollateral[users[i]][asset] == 0 && _scaledDebt[users[i]][asset] == 0) continue;
+                ReserveQuote memory q = _quoteIndexes(asset, quotes[j]);
+                collateral[i * width + j] = _collateralBalance(users[i], asset, q.liquidityIndex);
+                debt[i * width + j] = _debtBalance(users[i], asset, q.borrowIndex);
+            }
+            healthFactorWad[i] = _accountData(users[i], quotes).healthFactorWad;
+        }
     }
 
     /// @notice `user`'s supplied collateral and debt in `asset`, in native units, interest included.
@@ -625,7 +663,22 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
 
     /// @dev Σ over the user's reserves. Collateral values round down, debt values up, the health
     ///      factor down: all against the user.
-    function _accountData(address user) internal view returns (AccountData memory account) {
+    function _noQuotes() internal view returns (ReserveQuote[] memory) {
+        return new ReserveQuote[](_reservesList.length);
+    }
+
+    /// @dev `q` with the reserve's current indexes read (once).
+    function _quoteIndexes(address asset, ReserveQuote memory q) internal view returns (ReserveQuote memory) {
+        if (!q.indexesRead) {
+            (q.liquidityIndex, q.borrowIndex) = _currentIndexes(asset);
+            q.indexesRead = true;
+        }
+        return q;
+    }
+
+    /// @dev `user`'s totals; `quotes` (one per listed reserve) carries indexes and prices already
+    ///      read in this call and keeps those read here.
+    function _accountData(address user, ReserveQuote[] memory quotes) internal view returns (AccountData memory account) {
         uint256 count = _reservesList.length;
         for (uint256 i = 0; i < count; ++i) {
             address asset = _reservesList[i];
@@ -633,19 +686,18 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
             uint256 scaledDebt = _scaledDebt[user][asset];
             if (scaledCollateral == 0 && scaledDebt == 0) continue;
             ReserveConfig storage config = _configs[asset];
-            (uint256 liquidityIndex, uint256 borrowIndex) = _currentIndexes(asset);
+            ReserveQuote memory q = _quoteIndexes(asset, quotes[i]);
             if (scaledCollateral != 0 && config.liquidationThresholdBps != 0) {
-                uint256 value = Math.mulDiv(
-                    _collateralBalance(user, asset, liquidityIndex), _price(asset, false), config.assetUnit
-                );
+                if (q.collateralPrice == 0) q.collateralPrice = _price(asset, false);
+                uint256 value = Math.mulDiv(_collateralBalance(user, asset, q.liquidityIndex), q.collateralPrice, config.assetUnit);
                 account.collateralBase += value;
                 account.ltvWeightedBase += value * config.ltvBps;
                 account.thresholdWeightedBase += value * config.liquidationThresholdBps;
             }
             if (scaledDebt != 0) {
-                account.debtBase += Math.mulDiv(
-                    _debtBalance(user, asset, borrowIndex), _price(asset, true), config.assetUnit, Math.Rounding.Ceil
-                );
+                if (q.debtPrice == 0) q.debtPrice = _price(asset, true);
+                account.debtBase +=
+                    Math.mulDiv(_debtBalance(user, asset, q.borrowIndex), q.debtPrice, config.assetUnit, Math.Rounding.Ceil);
             }
         }
         account.healthFactorWad = account.debtBase == 0

@@ -3,8 +3,11 @@ pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
+import {PositionsView, emptyPositionsView} from "../perp/interfaces/IPerpExchange.sol";
+
 /// @notice The part of PerpExchange the lens reads.
 interface IPerpPositionsReader {
+    function positionsOf(uint256 marketId, address[] calldata traders) external view returns (PositionsView memory);
     function getPosition(address trader, uint256 marketId)
         external
         view
@@ -23,19 +26,10 @@ interface ILendingPositionsReader {
 /// @notice Batched read-only views for a simulator: every account's token balances, lending
 ///         positions and perp positions in one `eth_call` each, whatever the number of accounts.
 /// @dev Pure views, nothing stored. Results are flat arrays in row-major order (account-major), so
-///      they decode without nested tuples. A perp view that reverts (for example on a bad index
-///      oracle) is reported as zero / not liquidatable instead of failing the whole batch.
+///      they decode without nested tuples. Perp positions come from the exchange's own batched
+///      view; when that reverts (for example on a bad index oracle) each position is read alone
+///      and a view that reverts is reported as zero / not liquidatable instead of failing the batch.
 contract StateLens {
-    /// @notice Perp positions of `traders` in one market, as parallel arrays.
-    struct PerpPositions {
-        int256[] sizeBase; // WAD; > 0 long
-        uint256[] margin; // collateral units
-        uint256[] openNotional; // collateral units
-        int256[] unrealizedPnl; // collateral units, at the margin price
-        int256[] pendingFunding; // collateral units owed (> 0) or owed to the trader (< 0)
-        bool[] liquidatable;
-    }
-
     /// @notice `balances[i * tokens.length + j]` = tokens[j].balanceOf(accounts[i]).
     function balancesOf(address[] calldata tokens, address[] calldata accounts)
         external
@@ -74,16 +68,14 @@ contract StateLens {
     function perpPositions(address perp, uint256 marketId, address[] calldata traders)
         external
         view
-        returns (PerpPositions memory out)
+        returns (PositionsView memory out)
     {
-        uint256 n = traders.length;
-        out.sizeBase = new int256[](n);
-        out.margin = new uint256[](n);
-        out.openNotional = new uint256[](n);
-        out.unrealizedPnl = new int256[](n);
-        out.pendingFunding = new int256[](n);
-        out.liquidatable = new bool[](n);
         IPerpPositionsReader reader = IPerpPositionsReader(perp);
+        try reader.positionsOf(marketId, traders) returns (PositionsView memory all) {
+            return all;
+        } catch {}
+        uint256 n = traders.length;
+        out = emptyPositionsView(n);
         for (uint256 i = 0; i < n; ++i) {
             (out.sizeBase[i], out.margin[i], out.openNotional[i],) = reader.getPosition(traders[i], marketId);
             if (out.sizeBase[i] == 0) continue;
@@ -95,7 +87,7 @@ contract StateLens {
         IPerpPositionsReader reader,
         address trader,
         uint256 marketId,
-        PerpPositions memory out,
+        PositionsView memory out,
         uint256 i
     ) private view {
         try reader.unrealizedPnl(trader, marketId) returns (int256 pnl) {

@@ -11,7 +11,7 @@ import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {AggregatorV3Interface} from "../oracles/interfaces/AggregatorV3Interface.sol";
-import {IPerpExchangeErrors, IPerpExchangeEvents} from "./interfaces/IPerpExchange.sol";
+import {IPerpExchangeErrors, IPerpExchangeEvents, PositionsView, emptyPositionsView} from "./interfaces/IPerpExchange.sol";
 import {VammMath} from "./libraries/VammMath.sol";
 
 /// @title PerpExchange
@@ -427,6 +427,27 @@ contract PerpExchange is IPerpExchangeErrors, IPerpExchangeEvents, Ownable, Reen
         return p.sizeBase != 0 && _isLiquidatable(marketId, m, p);
     }
 
+    /// @notice Each of `traders`' position in `marketId` with the values of `unrealizedPnl`,
+    ///         `pendingFunding` and `isLiquidatable`, the margin price read once for all (one
+    ///         oracle read instead of three per trader). Traders without a position read as zeros.
+    /// @dev For batched readers; reverts when the margin price does (a bad index oracle).
+    function positionsOf(uint256 marketId, address[] calldata traders) external view returns (PositionsView memory out) {
+        Market storage m = _market(marketId);
+        uint256 price = _marginPrice(marketId, m);
+        uint256 n = traders.length;
+        out = emptyPositionsView(n);
+        for (uint256 i = 0; i < n; ++i) {
+            Position storage p = _positions[marketId][traders[i]];
+            if (p.sizeBase == 0) continue;
+            out.sizeBase[i] = p.sizeBase;
+            out.margin[i] = p.margin;
+            out.openNotional[i] = p.openNotional;
+            out.unrealizedPnl[i] = _unrealizedPnl(p, price);
+            out.pendingFunding[i] = _fundingOwed(m, p);
+            out.liquidatable[i] = _isLiquidatableAt(m, p, price);
+        }
+    }
+
     /// @notice The margin price (WAD) at which the margin ratio equals the maintenance margin:
     ///         long (N − M) / (S (1 − mm)), short (N + M) / (S (1 + mm)), with M the margin less
     ///         funding owed and N the open notional. 0 for a long that cannot be liquidated.
@@ -550,7 +571,12 @@ contract PerpExchange is IPerpExchangeErrors, IPerpExchangeEvents, Ownable, Reen
     }
 
     function _isLiquidatable(uint256 marketId, Market storage m, Position storage p) internal view returns (bool) {
-        if (_marginRatio(m, p, _marginPrice(marketId, m), false) < _maintenanceWad(m)) return true;
+        return _isLiquidatableAt(m, p, _marginPrice(marketId, m));
+    }
+
+    /// @dev `_isLiquidatable` with the margin price already read.
+    function _isLiquidatableAt(Market storage m, Position storage p, uint256 marginPrice) internal view returns (bool) {
+        if (_marginRatio(m, p, marginPrice, false) < _maintenanceWad(m)) return true;
         return p.margin.toInt256() - _fundingOwed(m, p) + _quoteExit(m, p).pnl < 0;
     }
 

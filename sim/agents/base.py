@@ -30,6 +30,9 @@ class Context:
     history: Sequence[Snapshot]  # recent states, oldest first, newest = ``view``
     external: dict[str, int]  # external USD prices now, 8 decimals (the world outside the chain)
     rng: np.random.Generator  # the model's generator (the only source of randomness)
+    # Figures every agent of a kind derives alike from this view (pool volatility), computed once:
+    # the same context is shared by all agents with the same latency in a block.
+    shared: dict = field(default_factory=dict)
 
     # ---------------------------------------------------------------- conversions (via sim.units)
 

@@ -111,7 +111,14 @@ class MarketMaker(Agent):
     # ---------------------------------------------------------------- each block
 
     def pool_volatility(self, ctx: Context) -> float:
-        """Standard deviation of the pool's per-block log returns over the window."""
+        """Standard deviation of the pool's per-block log returns over the window (computed once
+        per context for each pool and window)."""
+        key = ("pool_volatility", self.asset, self.volatility_window)
+        if key not in ctx.shared:
+            ctx.shared[key] = self._pool_volatility(ctx)
+        return ctx.shared[key]
+
+    def _pool_volatility(self, ctx: Context) -> float:
         prices = [ctx.pool_price8(self.asset, snap) for snap in list(ctx.history)[-self.volatility_window :]]
         prices = [x for x in prices if x > 0]
         if len(prices) < 3:

@@ -23,6 +23,16 @@ class NoiseTrader(StablecoinTrader):
     perp_leverage: float = 3.0
     kind: str = field(default="noise", init=False)
 
+    def setup(self, ctx: Context) -> list[Call]:
+        """Approvals it uses and no others: every pool for the stablecoin and the pool's asset (it
+        buys and sells), the perp exchange for the stablecoin (margin)."""
+        p = ctx.protocol
+        pools = [(symbol, pool.address) for symbol, pool in p.pools.items()]
+        calls = [p.approve(token, address) for symbol, address in pools for token in (p.stablecoin, symbol)]
+        if p.markets:
+            calls.append(p.approve(p.stablecoin, p.perp))
+        return calls
+
     def step(self, ctx: Context) -> list[Call]:
         calls: list[Call] = []
         spot_roll, spot_pick, spot_side, perp_roll, perp_pick, perp_side = (float(x) for x in ctx.rng.random(6))

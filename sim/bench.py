@@ -1,0 +1,293 @@
+"""The benchmark: a scenario scaled to N agents, end to end against the node's own ceiling.
+
+``python -m sim.bench`` (``make bench``) runs, for each agent count, one child process that
+connects its own anvil and measures three things on the same workload:
+
+* ``tx_per_s`` — the simulator end to end: set-up, agents deciding, sending, mining, reading
+  state back and recording, every transaction of the run counted;
+* ``replay_tx_per_s`` — the same transactions replayed by raw batched JSON-RPC, byte for byte as
+  the run sent them, into a fresh node from the same starting state (:mod:`sim.replay`); the
+  replay must end on the run's state root;
+* ``naive_tx_per_s`` — a sample of the run's first agent transactions after set-up, sent one by
+  one as Ape contract calls (``contract.method(*args, sender=account)``) from the state they
+  were sent in.
+
+Each child reports its own peak memory and its node's; the parent prints a table and the ratios
+the targets are stated in, and writes ``bench/results.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import click
+
+DEFAULT_SCALES = (100, 1_000, 10_000)
+DEFAULT_BLOCKS = 120  # through oct10's crash (blocks 60-100) and the first of the recovery
+NAIVE_SAMPLE_TX = 200
+RESULT_KEYS = (
+    "agents", "tx", "blocks", "wall_s", "tx_per_s", "replay_tx_per_s", "naive_tx_per_s",
+    "peak_rss_mb_python", "peak_rss_mb_node",
+)
+
+
+# -------------------------------------------------------------------- one scale (child process)
+
+
+def measure(scenario_path: Path, agents: int, blocks: int, work_dir: Path, naive_sample: int, network: str) -> dict[str, Any]:
+    """Run the scaled scenario once, journaled; replay it; send the naive sample. One node."""
+    from sim.cascade import CascadeModel, connected, node_uri, run_blocks
+    from sim.chain import Chain, MinedBlock, SentTx
+    from sim.protocol import load_artifacts
+    from sim.replay import JournalWriter, peak_rss_mb, replay
+    from sim.scaling import scale_population
+    from sim.scenario import load_scenario
+
+    scenario = scale_population(load_scenario(scenario_path), agents, blocks)
+    artifacts = load_artifacts()
+    with connected(network) as provider:
+        if getattr(provider, "process", None) is None:
+            raise click.ClickException(
+                "the benchmark needs a node it starts itself (its memory is measured); another node is already "
+                f"listening at {node_uri(provider)}: stop it and run again"
+            )
+        chain = Chain(node_uri(provider))
+        model = CascadeModel(scenario, chain, artifacts)
+        node_state = chain.snapshot_settings()
+        start_block, _ = chain.head()
+        journal = JournalWriter(work_dir / f"journal-{agents}.bin")
+        marks: dict[str, int] = {}
+        sample: list[SentTx] = []
+
+        def after_setup() -> None:
+            marks["setup_entries"] = journal.entries
+            marks["setup_tx"] = chain.tx_count
+
+        def after_block(mined: MinedBlock) -> None:
+            if len(sample) < naive_sample:
+                sample.extend(in_block_order(mined)[: naive_sample - len(sample)])
+
+        chain.journal = journal
+        started = time.perf_counter()
+        try:
+            run_blocks(model, progress=True, after_setup=after_setup, after_block=after_block)
+        finally:
+            wall_s = time.perf_counter() - started
+            chain.journal = None
+            journal.close()
+        head = chain.request("eth_getBlockByNumber", ["latest", False])
+        tx = chain.tx_count
+        mined_blocks = int(head["number"], 16) - start_block
+        chain.restore_settings(node_state)
+
+        print(f"replaying {tx:,} transactions into a fresh node ...", file=sys.stderr, flush=True)
+        replayed = replay(journal.path, provider.build_command())
+        if replayed.state_root != head["stateRoot"]:
+            raise click.ClickException(
+                f"the replay ended on state root {replayed.state_root}, the run on {head['stateRoot']}: "
+                "the journal does not reproduce the run"
+            )
+        print(f"sending {len(sample)} of the run's transactions one by one through Ape ...", file=sys.stderr, flush=True)
+        naive = naive_baseline(chain, journal.path, marks["setup_entries"], sample)
+        node_peak = peak_rss_mb(provider.process.pid)
+    journal.path.unlink()
+    return {
+        "agents": agents,
+        "tx": tx,
+        "blocks": mined_blocks,
+        "wall_s": round(wall_s, 3),
+        "tx_per_s": round(tx / wall_s, 1),
+        "replay_tx_per_s": round(tx / replayed.wall_s, 1),
+        "naive_tx_per_s": round(naive["tx"] / naive["wall_s"], 1),
+        "peak_rss_mb_python": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb_node": round(node_peak, 1),
+        "scenario": scenario.name,
+        "scenario_blocks": scenario.blocks,
+        "setup_tx": marks["setup_tx"],
+        "failed_tx": model.recorder.failed_tx,
+        "replay_wall_s": round(replayed.wall_s, 3),
+        "replay_state_root_matches": True,
+        "peak_rss_mb_replay_node": round(replayed.peak_rss_mb_node, 1),
+        "naive_sample_tx": naive["tx"],
+        "naive_reverted": naive["reverted"],
+        "naive_wall_s": round(naive["wall_s"], 3),
+    }
+
+
+def in_block_order(mined: Any) -> list[Any]:
+    """A mined block's sent transactions in the order the node executed them."""
+    by_hash = {tx.tx_hash: tx for tx in mined.sent}
+    return [by_hash[r["transactionHash"]] for r in mined.receipts]
+
+
+def naive_baseline(chain: Any, journal: Path, setup_entries: int, sample: Sequence[Any]) -> dict[str, Any]:
+    """Bring the node to the state after set-up (the journal's first ``setup_entries`` bodies),
+    then send ``sample`` one transaction at a time through Ape contract calls, automining, the
+    way a script written against Ape would. The node is reverted afterwards."""
+    from ape import accounts, project
+    from ape.exceptions import ApeException
+    from eth_utils import to_checksum_address
+
+    from sim.replay import post_bodies, read_journal
+
+    state = chain.snapshot_settings()
+    try:
+        post_bodies(chain.uri, read_journal(journal, stop=setup_entries))
+        chain.request("evm_setAutomine", [True])
+        chain.request("anvil_autoImpersonateAccount", [False])
+        contracts: dict[str, Any] = {}
+        senders: dict[str, Any] = {}
+        reverted = 0
+        started = time.perf_counter()
+        for tx in sample:
+            call = tx.call
+            if call.to not in contracts:
+                contracts[call.to] = project.get_contract(call.contract).at(to_checksum_address(call.to))
+            if tx.sender not in senders:
+                senders[tx.sender] = accounts.test_accounts.impersonate_account(to_checksum_address(tx.sender))
+            try:
+                getattr(contracts[call.to], call.action)(*call.args, sender=senders[tx.sender], value=call.value)
+            except ApeException:
+                reverted += 1
+        wall_s = time.perf_counter() - started
+    finally:
+        chain.restore_settings(state)
+    return {"tx": len(sample), "reverted": reverted, "wall_s": wall_s}
+
+
+# -------------------------------------------------------------------- the table (parent process)
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_gib, 1),
+        "python": platform.python_version(),
+        "system": platform.platform(),
+    }
+
+
+def ratios(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The figures the targets are stated in."""
+    by_agents = {r["agents"]: r for r in runs}
+    out: dict[str, Any] = {
+        "end_to_end_over_replay": {str(r["agents"]): round(r["tx_per_s"] / r["replay_tx_per_s"], 3) for r in runs},
+        "end_to_end_over_naive": {str(r["agents"]): round(r["tx_per_s"] / r["naive_tx_per_s"], 1) for r in runs},
+        "memory_mb_python_plus_node": {str(r["agents"]): round(r["peak_rss_mb_python"] + r["peak_rss_mb_node"], 1) for r in runs},
+    }
+    smallest, largest = min(by_agents), max(by_agents)
+    if largest > smallest:
+        out["cost_per_tx_growth"] = {
+            "from_agents": smallest,
+            "to_agents": largest,
+            "factor": round(by_agents[smallest]["tx_per_s"] / by_agents[largest]["tx_per_s"], 3),
+        }
+    return out
+
+
+def table(runs: list[dict[str, Any]]) -> str:
+    header = f"{'agents':>7} {'tx':>9} {'blocks':>6} {'wall_s':>8} {'tx/s':>8} {'replay':>8} {'naive':>6} {'e2e/replay':>10} {'e2e/naive':>9} {'py MB':>7} {'node MB':>8}"
+    lines = [header, "-" * len(header)]
+    for r in runs:
+        lines.append(
+            f"{r['agents']:>7,} {r['tx']:>9,} {r['blocks']:>6} {r['wall_s']:>8.1f} {r['tx_per_s']:>8,.0f} "
+            f"{r['replay_tx_per_s']:>8,.0f} {r['naive_tx_per_s']:>6.1f} {r['tx_per_s'] / r['replay_tx_per_s']:>10.2f} "
+            f"{r['tx_per_s'] / r['naive_tx_per_s']:>9.0f} {r['peak_rss_mb_python']:>7,.0f} {r['peak_rss_mb_node']:>8,.0f}"
+        )
+    return "\n".join(lines)
+
+
+def run_child(scenario: Path, agents: int, blocks: int, naive_sample: int, network: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-") as work:
+        result_file = Path(work) / "result.json"
+        command = [
+            sys.executable, "-m", "sim.bench", "--child", "--scenario", str(scenario), "--agents", str(agents),
+            "--blocks", str(blocks), "--naive-sample", str(naive_sample), "--network", network,
+            "--work-dir", work, "--result", str(result_file),
+        ]
+        completed = subprocess.run(command)
+        if completed.returncode != 0 or not result_file.exists():
+            raise click.ClickException(f"the run with {agents:,} agents failed (exit code {completed.returncode}); see above")
+        return json.loads(result_file.read_text())
+
+
+@click.command()
+@click.option("--scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=Path("scenarios/oct10.yaml"), show_default=True)
+@click.option("--agents", "agent_counts", default=",".join(str(n) for n in DEFAULT_SCALES), show_default=True,
+              help="Comma-separated agent counts.")
+@click.option("--blocks", type=click.IntRange(min=1), default=DEFAULT_BLOCKS, show_default=True, help="Blocks per run.")
+@click.option("--naive-sample", type=click.IntRange(min=1), default=NAIVE_SAMPLE_TX, show_default=True,
+              help="Transactions sent one by one through Ape for the naive baseline.")
+@click.option("--network", default="ethereum:local:foundry", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("bench/results.json"), show_default=True)
+@click.option("--child", is_flag=True, hidden=True)
+@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), hidden=True)
+@click.option("--result", type=click.Path(dir_okay=False, path_type=Path), hidden=True)
+def main(scenario: Path, agent_counts: str, blocks: int, naive_sample: int, network: str, out: Path,
+         child: bool, work_dir: Path | None, result: Path | None) -> None:
+    """Benchmark the simulator against the node's replay ceiling and a naive Ape baseline."""
+    from sim.files import write_atomic
+    from sim.node import lean_anvil
+
+    try:
+        counts = [int(part) for part in agent_counts.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {agent_counts!r}", param_hint="--agents") from None
+    if child:
+        lean_anvil()
+        from ape.logging import logger
+
+        logger.set_level("WARNING")
+        write_atomic(result, json.dumps(measure(scenario, counts[0], blocks, work_dir, naive_sample, network)).encode())
+        return
+    _check_scales(scenario, counts, blocks)
+    runs = []
+    for agents in counts:
+        click.echo(f"== {agents:,} agents", err=True)
+        runs.append(run_child(scenario, agents, blocks, naive_sample, network))
+        click.echo(table(runs[-1:]).splitlines()[-1], err=True)
+    report = {"runs": runs, "ratios": ratios(runs), "machine": machine(), "blocks_per_run": blocks}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(out, (json.dumps(report, indent=2) + "\n").encode())
+    click.echo(table(runs))
+    click.echo(json.dumps(report["ratios"], indent=2))
+    click.echo(f"results: {out}")
+
+
+def _check_scales(scenario: Path, counts: list[int], blocks: int) -> None:
+    """Every scaled scenario is valid before the first node starts."""
+    from sim.scaling import scale_population
+    from sim.scenario import ScenarioError, load_scenario
+
+    try:
+        base = load_scenario(scenario)
+    except ScenarioError as error:
+        raise click.BadParameter(str(error), param_hint="--scenario") from None
+    for agents in counts:
+        try:
+            scale_population(base, agents, blocks)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--agents/--blocks") from None
+
+
+if __name__ == "__main__":
+    main()
