@@ -323,15 +323,17 @@ class Chain:
         per transaction, in block order: ``transactionHash``, ``status`` (``"0x1"`` or ``"0x0"``)
         and ``logs``."""
         self.request("evm_mine", [{"timestamp": timestamp_s, "blocks": 1}])
-        block = self.request("eth_getBlockByNumber", ["latest", False])
+        log_filter: dict[str, Any] = {**(self.log_filter or {}), "fromBlock": "latest", "toBlock": "latest"}
+        block, logs = self.batch([("eth_getBlockByNumber", ["latest", False]), ("eth_getLogs", [log_filter])])
         hashes = block["transactions"]
         if len(hashes) != len(sent):
             raise RpcError("evm_mine", f"block {int(block['number'], 16)} holds {len(hashes)} transactions, {len(sent)} were sent")
         receipts: list[dict[str, Any]] = []
         if hashes:
-            log_filter: dict[str, Any] = {**(self.log_filter or {}), "fromBlock": block["number"], "toBlock": block["number"]}
             logs_of: dict[str, list[dict[str, Any]]] = {}
-            for log in self.request("eth_getLogs", [log_filter]):
+            for log in logs:
+                if log["blockHash"] != block["hash"]:
+                    raise RpcError("eth_getLogs", f"logs of block {log['blockNumber']} answered for block {block['number']}")
                 logs_of.setdefault(log["transactionHash"], []).append(log)
             silent = [h for h in hashes if h not in logs_of]
             traces = self.batch([("trace_transaction", [h]) for h in silent], decoders=[_TRACES] * len(silent))
