@@ -1,8 +1,10 @@
 """Reading the whole protocol back after each block: one batch of ``eth_call``.
 
-The cost of a read does not grow with calls per account: every account's balances, lending
-positions, health factors and perp positions come from the lenses (``StateLens``, ``RiskLens``),
-one call each for all accounts. A :class:`Snapshot` holds native integers only.
+Never one call per account: balances come from ``StateLens.balancesOf``, lending positions and
+health factors from ``LendingPool.accountsOf`` and perp positions from ``StateLens.perpPositions``
+(the exchange's ``positionsOf``), one call each for all the accounts read, and a block reads only
+the accounts that can have changed (see :class:`StateReader`). A :class:`Snapshot` holds native
+integers only.
 """
 
 from __future__ import annotations
