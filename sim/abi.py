@@ -267,8 +267,8 @@ def _is_dynamic(kind: str) -> bool:
 
 
 def _decoder(kind: str) -> Decoder | None:
-    """A decoder for ``kind`` built from words, ``T[]`` of one-word ``T`` and tuples of those;
-    None for anything else (bytes, strings, fixed-size and nested arrays)."""
+    """A decoder for ``kind`` built from words, ``T[]`` of one-word ``T`` and dynamic tuples of
+    those; None for anything else (bytes, strings, fixed-size and nested arrays, static tuples)."""
     word = _word_decoder(kind)
     if word is not None:
         return lambda data, pos, base: word(data, pos)
@@ -283,23 +283,19 @@ def _decoder(kind: str) -> Decoder | None:
             return tuple([element(data, start + 32 + 32 * i) for i in range(length)])
 
         return array
-    if kind.startswith("(") and kind.endswith(")"):
-        components = _split_components(kind[1:-1])
-        inner = _sequence_decoder(components)
+    if kind.startswith("(") and kind.endswith(")") and _is_dynamic(kind):  # static tuples sit inline: not handled
+        inner = _sequence_decoder(_split_components(kind[1:-1]))
         if inner is None:
             return None
-        if not _is_dynamic(kind):
-            return lambda data, pos, base: inner(data, pos)
         return lambda data, pos, base: inner(data, base + int.from_bytes(data[pos : pos + 32], "big"))
     return None
 
 
 def _sequence_decoder(types: Iterable[str]) -> Callable[[bytes, int], tuple[Any, ...]] | None:
-    """Decoder of a tuple's values starting at ``start`` (its heads one word each; static tuples
-    inside are not supported and fall back)."""
-    types = list(types)
+    """Decoder of a tuple's values starting at ``start`` (each head one word), or None when a
+    component has no hand-rolled decoder."""
     decoders = [_decoder(t) for t in types]
-    if any(d is None for d in decoders) or any(t.startswith("(") and not _is_dynamic(t) for t in types):
+    if any(d is None for d in decoders):
         return None
 
     def sequence(data: bytes, start: int) -> tuple[Any, ...]:

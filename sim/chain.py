@@ -51,7 +51,6 @@ class _Reply(msgspec.Struct):
 class _Trace(msgspec.Struct):
     """The fields of a parity-style trace entry that tell whether a transaction reverted."""
 
-    transactionHash: str | None = None
     traceAddress: list[int] = []
     error: str | None = None
 

@@ -14,9 +14,8 @@ alike); call it before the provider connects.
 from __future__ import annotations
 
 STEPS_TRACING_FLAG = "--steps-tracing"
-# Keep only the newest states in memory (anvil keeps one per block otherwise): oct10 scaled to
-# 10,000 agents held 4.4 GB after the run without it. Four cover what the simulator asks of the
-# past: tracing a transaction of the latest block for its revert reason.
+# Four states cover what the simulator asks of the past: tracing a transaction of the latest
+# block for its revert reason.
 PRUNE_HISTORY = ["--prune-history", "4"]
 
 

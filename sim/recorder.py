@@ -154,9 +154,7 @@ class Recorder:
                 event = codec.events.get(log["topics"][0]) if log["topics"] else None
                 if event is None or event.name not in LOSS_EVENTS:
                     return None  # decode only what is recorded
-                decoded = codec.decode_log(log)
-                if decoded is not None and decoded.name in LOSS_EVENTS:
-                    return decoded
+                return codec.decode_log(log)
         return None
 
     def _kind_of(self, address: str) -> tuple[str, str]:

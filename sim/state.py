@@ -208,27 +208,33 @@ class StateReader:
         else:
             fresh = {a for a in touched if a in self._order}
             balance_accounts = sorted(fresh)
-            lending_accounts = sorted(fresh | previous.lending_positions.keys() | previous.health.keys())
+            lending_accounts = sorted(fresh | previous.lending_positions.keys())  # every debtor holds a position
             market_accounts = {m: sorted(fresh | previous.perp_positions.get(m, {}).keys()) for m in p.markets}
         requests = []
         symbols, assets = self._token_symbols, self._lending_assets
 
+        width = len(symbols)
+
         def balances(s: Snapshot, out: tuple) -> None:
-            s.balances = _carried(previous.balances if previous else None, balance_accounts, out[0], len(symbols),
-                                  lambda flat, k: {sym: flat[k + j] for j, sym in enumerate(symbols) if flat[k + j]}, self._order)
+            flat = out[0]
+            s.balances = self._carried(
+                previous.balances if previous else None, balance_accounts,
+                lambda i: {sym: flat[i * width + j] for j, sym in enumerate(symbols) if flat[i * width + j]},
+            )
 
         requests.append(self._request("StateLens", p.state_lens, "balancesOf", (self._token_addresses, balance_accounts), balances))
         if assets:
 
             def lending(s: Snapshot, out: tuple) -> None:
                 collateral, debt, health = out
-                s.lending_positions = _carried(
-                    previous.lending_positions if previous else None, lending_accounts, collateral, len(assets),
-                    lambda _, k: {a: (collateral[k + j], debt[k + j]) for j, a in enumerate(assets) if collateral[k + j] or debt[k + j]},
-                    self._order,
+                n = len(assets)
+                s.lending_positions = self._carried(
+                    previous.lending_positions if previous else None, lending_accounts,
+                    lambda i: {a: (collateral[i * n + j], debt[i * n + j]) for j, a in enumerate(assets)
+                               if collateral[i * n + j] or debt[i * n + j]},
                 )
-                s.health = _carried(previous.health if previous else None, lending_accounts, health, 1,
-                                    lambda flat, k: flat[k] if flat[k] != MAX_UINT256 else None, self._order)
+                s.health = self._carried(previous.health if previous else None, lending_accounts,
+                                         lambda i: health[i] if health[i] != MAX_UINT256 else None)
 
             requests.append(self._request("LendingPool", p.lending, "accountsOf", (lending_accounts,), lending))
         for symbol, market in p.markets.items():
@@ -237,14 +243,30 @@ class StateReader:
             def positions(s: Snapshot, out: tuple, symbol: str = symbol, traders: list[str] = traders) -> None:
                 size, margin, notional, pnl, funding, liquidatable = out[0]
                 carried = previous.perp_positions.get(symbol, {}) if previous else None
-                s.perp_positions[symbol] = _carried(
-                    carried, traders, size, 1,
-                    lambda _, i: PerpPos(size[i], margin[i], notional[i], pnl[i], funding[i], liquidatable[i]) if size[i] else None,
-                    self._order,
+                s.perp_positions[symbol] = self._carried(
+                    carried, traders,
+                    lambda i: PerpPos(size[i], margin[i], notional[i], pnl[i], funding[i], liquidatable[i]) if size[i] else None,
                 )
 
             requests.append(self._request("StateLens", p.state_lens, "perpPositions", (p.perp, market.market_id, traders), positions))
         return requests
+
+    def _carried(self, previous: dict[str, Any] | None, accounts: Sequence[str], row: Callable[[int], Any]) -> dict[str, Any]:
+        """An account table: ``previous``'s rows (when given), with ``accounts[i]``'s row replaced by
+        ``row(i)``, or dropped when that is empty (None or an empty dict). Rows stay in the
+        reader's account order, as a full read gives them."""
+        table = dict(previous) if previous is not None else {}
+        added = False
+        for i, account in enumerate(accounts):
+            value = row(i)
+            if value is None or value == {}:
+                table.pop(account, None)
+            else:
+                added = added or account not in table
+                table[account] = value
+        if added and previous is not None:
+            table = dict(sorted(table.items(), key=lambda item: self._order[item[0]]))
+        return table
 
     def read(self, block: int, timestamp_s: int, previous: Snapshot | None = None, touched: Iterable[str] = ()) -> Snapshot:
         """The protocol after ``block``: every account (``previous`` None), or the accounts that can
@@ -269,21 +291,3 @@ class StateReader:
             decode(snapshot, raw)
         return snapshot
 
-
-def _carried(previous: dict[str, Any] | None, accounts: Sequence[str], flat: Sequence[Any], width: int,
-             row: Callable[[Sequence[Any], int], Any], order: dict[str, int]) -> dict[str, Any]:
-    """An account table: ``previous``'s rows (when given), with each of ``accounts`` replaced by
-    ``row(flat, i * width)`` or dropped when that is empty (None or an empty dict). Rows stay in
-    the reader's account order (``order``), as a full read gives them."""
-    table = dict(previous) if previous is not None else {}
-    added = False
-    for i, account in enumerate(accounts):
-        value = row(flat, i * width)
-        if value is None or value == {}:
-            table.pop(account, None)
-        else:
-            added = added or account not in table
-            table[account] = value
-    if added and previous is not None:
-        table = dict(sorted(table.items(), key=lambda item: order[item[0]]))
-    return table

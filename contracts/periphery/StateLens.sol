@@ -17,14 +17,10 @@ interface IPerpPositionsReader {
     function isLiquidatable(address trader, uint256 marketId) external view returns (bool);
 }
 
-/// @notice The part of LendingPool the lens reads.
-interface ILendingPositionsReader {
-    function getUserReserve(address user, address asset) external view returns (uint256 collateral, uint256 debt);
-}
-
 /// @title StateLens
-/// @notice Batched read-only views for a simulator: every account's token balances, lending
-///         positions and perp positions in one `eth_call` each, whatever the number of accounts.
+/// @notice Batched read-only views for a simulator: every account's token balances and perp
+///         positions in one `eth_call` each, whatever the number of accounts (lending positions
+///         come from `LendingPool.accountsOf`).
 /// @dev Pure views, nothing stored. Results are flat arrays in row-major order (account-major), so
 ///      they decode without nested tuples. Perp positions come from the exchange's own batched
 ///      view; when that reverts (for example on a bad index oracle) each position is read alone
@@ -41,24 +37,6 @@ contract StateLens {
         for (uint256 i = 0; i < accounts.length; ++i) {
             for (uint256 j = 0; j < width; ++j) {
                 balances[i * width + j] = IERC20(tokens[j]).balanceOf(accounts[i]);
-            }
-        }
-    }
-
-    /// @notice Collateral and debt (native units, interest included) of each user in each asset:
-    ///         index `i * assets.length + j` is users[i] in assets[j].
-    function lendingPositions(address pool, address[] calldata assets, address[] calldata users)
-        external
-        view
-        returns (uint256[] memory collateral, uint256[] memory debt)
-    {
-        uint256 width = assets.length;
-        collateral = new uint256[](width * users.length);
-        debt = new uint256[](width * users.length);
-        ILendingPositionsReader reader = ILendingPositionsReader(pool);
-        for (uint256 i = 0; i < users.length; ++i) {
-            for (uint256 j = 0; j < width; ++j) {
-                (collateral[i * width + j], debt[i * width + j]) = reader.getUserReserve(users[i], assets[j]);
             }
         }
     }
