@@ -126,7 +126,7 @@ def in_block_order(mined: MinedBlock) -> list[SentTx]:
     return [by_hash[r["transactionHash"]] for r in mined.receipts]
 
 
-def naive_baseline(chain: Any, journal: Path, setup_entries: int, sample: Sequence[Any]) -> dict[str, Any]:
+def naive_baseline(chain: Chain, journal: Path, setup_entries: int, sample: Sequence[SentTx]) -> dict[str, Any]:
     """Bring the node to the state after set-up (the journal's first ``setup_entries`` bodies),
     then send ``sample`` one transaction at a time through Ape contract calls, automining, the
     way a script written against Ape would. The node is reverted afterwards."""
