@@ -23,7 +23,7 @@ test: compile
 # oct10 scaled to 100, 1,000 and 10,000 agents against the node's replay ceiling and naive Ape
 # calls; prints the table and writes bench/results.json (README.md, "Benchmark").
 bench: compile
-	.venv/bin/python -m sim.bench
+	.venv/bin/python -m sim.tools.bench
 
 clean:
 	rm -rf .build .tools out

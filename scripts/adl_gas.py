@@ -3,7 +3,7 @@
 from ape import accounts, chain, project
 from ape.logging import logger
 
-from sim.adl_gas import measure_adl_gas
+from sim.tools.adl_gas import measure_adl_gas
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """`ape run cascade --scenario scenarios/oct10.yaml --out out/oct10 [--network ...]`.
 
 Thin: validates the scenario before any node starts (a bad file exits with code 2 and names the
-field), then calls :func:`sim.cascade.run_cascade` and prints where the report is.
+field), then calls :func:`sim.run_cascade` and prints where the report is.
 """
 
 import sys
@@ -11,12 +11,11 @@ import click
 from ape.cli import ConnectedProviderCommand, network_option
 from ape.logging import logger
 
-from sim.cascade import RunFailed, run_cascade
-from sim.node import lean_anvil
-from sim.scenario import ScenarioError, load_scenario
-from sim.world import SetupError
+from sim import RunFailed, ScenarioError, load_scenario, run_cascade
+from sim.chain.node import lean_anvil
+from sim.protocol import SetupError
 
-lean_anvil()  # before `ape run` connects the provider (see sim/node.py)
+lean_anvil()  # before `ape run` connects the provider (see sim/chain/node.py)
 
 
 def _scenario(ctx: click.Context, param: click.Parameter, value: str):
@@ -38,10 +37,10 @@ def cli(provider, scenario, out_dir: Path, no_progress: bool) -> None:
     except (RunFailed, SetupError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
-    s = result.summary
-    liq = s.get("liquidations_usd", {})
+    s = result.figures
+    liquidated = s.liquidations.liquidations_usd
     click.echo(
-        f"{s['scenario']}: {s['blocks']} blocks, {s['tx_count']} transactions in {s['wall_s']:.1f} s; "
-        f"liquidated ${liq.get('total', 0):,.0f} (lending ${liq.get('lending', 0):,.0f}, perp ${liq.get('perp', 0):,.0f})"
+        f"{s.scenario}: {s.blocks} blocks, {s.tx_count} transactions in {s.wall_s:.1f} s; "
+        f"liquidated ${liquidated.total:,.0f} (lending ${liquidated.lending:,.0f}, perp ${liquidated.perp:,.0f})"
     )
     click.echo(f"report: {(out_dir / 'report.html').resolve()}")

@@ -3,7 +3,7 @@
 from ape import accounts, chain
 from ape.logging import logger
 
-from sim.demo import DemoConfig, format_report, run_demo
+from sim.tools.demo import DemoConfig, format_report, run_demo
 
 
 def main() -> None:

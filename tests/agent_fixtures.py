@@ -13,10 +13,10 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from sim.abi import Codec
+from sim.chain.abi import Codec
 from sim.agents.base import Context
 from sim.protocol import CONTRACTS, MarketInfo, PoolInfo, Protocol, Token
-from sim.state import MarketSnap, PerpPos, ReserveSnap, Snapshot
+from sim.protocol.state import MarketSnap, PerpPos, ReserveSnap, Snapshot
 
 BUILD = pathlib.Path(__file__).resolve().parent.parent / ".build" / "__local__.json"
 

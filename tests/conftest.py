@@ -2,10 +2,10 @@
 
 import pytest
 
-from sim.node import lean_anvil
+from sim.chain.node import lean_anvil
 
 # The suite's anvil too runs without opcode tracing: no test reads Ape's step traces, and with them
-# the node kept every step of the simulator tests' thousands of transactions (see sim/node.py).
+# the node kept every step of the simulator tests' thousands of transactions (see sim/chain/node.py).
 lean_anvil(prune_history=False)
 
 MAX_UINT256 = 2**256 - 1

@@ -7,7 +7,7 @@ from eth_abi import encode as abi_encode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.abi import _sequence_decoder, output_decoder
+from sim.chain.abi import _sequence_decoder, output_decoder
 
 UINT = st.integers(min_value=0, max_value=2**256 - 1)
 INT = st.integers(min_value=-(2**255), max_value=2**255 - 1)
@@ -81,7 +81,7 @@ def test_short_return_data_is_an_error():
 
 # ---------------------------------------------------------------- encoding
 
-from sim.abi import AbiError, input_encoder  # noqa: E402
+from sim.chain.abi import AbiError, input_encoder  # noqa: E402
 
 CALL_SHAPES = {
     ("address", "uint256", "uint256", "address"): st.tuples(ADDRESS, UINT, UINT, ADDRESS),

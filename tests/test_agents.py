@@ -52,8 +52,8 @@ from sim.agents.keeper import Keeper
 from sim.agents.liquidator import Liquidator
 from sim.agents.market_maker import MarketMaker
 from sim.agents.noise import NoiseTrader
-from sim.amm import input_to_reach_price, max_input_within_slippage
-from sim.state import lp_symbol
+from sim.protocol.amm import input_to_reach_price, max_input_within_slippage
+from sim.protocol.state import lp_symbol
 
 BPS = 10_000
 ALT_ID = MARKET_IDS["ALT"]
@@ -68,7 +68,7 @@ def protocol():
     return make_protocol()
 
 
-# ======================================================================== sim.amm sizing helpers
+# ======================================================================== sim.protocol.amm sizing helpers
 
 
 class TestInputToReachPrice:

@@ -3,7 +3,7 @@
 import pytest
 
 from pool_math import expected_amount_out, reserves_of
-from sim.amm import PoolAdapter, SlippageError, amount_out
+from sim.protocol.amm import PoolAdapter, SlippageError, amount_out
 
 
 def passes_k_check(amount_in, out, reserve_in, reserve_out, fee_bps):

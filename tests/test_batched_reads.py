@@ -7,12 +7,12 @@ replay's fresh node and the run's node start from the same genesis."""
 
 import pytest
 
-from sim.cascade import CascadeModel
-from sim.chain import Chain
-from sim.protocol import load_artifacts
-from sim.replay import JournalWriter, Node, replay
+from sim.chain import AnvilBackend
+from sim.chain.replay import JournalWriter, Node, replay
+from sim.model import CascadeModel
+from sim.protocol import ProtocolSession, load_artifacts
+from sim.protocol.state import lp_symbol
 from sim.scenario import parse_scenario
-from sim.state import lp_symbol
 
 BLOCKS = 12
 SCENARIO = {
@@ -63,10 +63,10 @@ def journaled_run(node_command, tmp_path_factory):
     """The scenario run on a fresh node with every state-changing request journaled."""
     node = Node.start(node_command)
     try:
-        chain = Chain(node.uri)
+        chain = AnvilBackend(node.uri)
         journal = JournalWriter(tmp_path_factory.mktemp("journal") / "journal.bin")
         chain.journal = journal
-        model = CascadeModel(parse_scenario(SCENARIO, "reads"), chain, load_artifacts())
+        model = CascadeModel(parse_scenario(SCENARIO, "reads"), ProtocolSession(chain, load_artifacts()))
         model.setup()
         for _ in range(BLOCKS):
             model.step()
@@ -99,7 +99,7 @@ def test_a_blocks_incremental_read_equals_a_full_read(journaled_run):
 
 def test_accounts_of_equals_the_one_account_views(journaled_run):
     model, _, _ = journaled_run
-    p, chain = model.protocol, model.chain
+    p, chain = model.protocol, model.session.backend
     pool = p.codecs["LendingPool"]
     accounts = model.reader.accounts
     reserves = pool.decode_output("getReservesList", chain.call_many([(p.lending, pool.encode_call("getReservesList"))])[0])[0]
@@ -120,7 +120,7 @@ def test_accounts_of_equals_the_one_account_views(journaled_run):
 
 def test_positions_of_equals_the_one_trader_views(journaled_run):
     model, _, _ = journaled_run
-    p, chain = model.protocol, model.chain
+    p, chain = model.protocol, model.session.backend
     perp = p.codecs["PerpExchange"]
     accounts = model.reader.accounts
     market_id = p.markets["ALT"].market_id
@@ -150,4 +150,4 @@ def test_the_journal_replayed_into_a_fresh_node_ends_on_the_runs_state_root(jour
     assert replayed.bodies == journal.entries
     assert replayed.block_number == int(head["number"], 16)
     assert replayed.state_root == head["stateRoot"]
-    assert model.chain.tx_count > 100
+    assert model.session.backend.tx_count > 100

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from sim.agents import fixed_address
-from sim.cascade import run_cascade
+from sim.model import run_cascade
 from sim.scenario import parse_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,7 +131,7 @@ def test_the_cli_rejects_a_bad_scenario_with_exit_2_and_writes_nothing(tmp_path)
 
 def test_a_run_that_breaks_leaves_what_it_recorded_and_says_where(tmp_path, monkeypatch):
     from sim.agents.whale import Whale
-    from sim.cascade import RunFailed
+    from sim.model import RunFailed
 
     original = Whale.step
 

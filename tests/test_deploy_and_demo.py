@@ -1,9 +1,9 @@
-"""sim.deploy wires a market as documented; the demo runs and its oracles tell the expected story."""
+"""sim.tools.ape_deploy wires a market as documented; the demo runs and its oracles tell the expected story."""
 
 from decimal import Decimal
 
-from sim.demo import DemoConfig, run_demo
-from sim.deploy import deploy_spot_market, deploy_token
+from sim.tools.demo import DemoConfig, run_demo
+from sim.tools.ape_deploy import deploy_spot_market, deploy_token
 from sim.units import to_usd_price
 
 

@@ -1,8 +1,8 @@
-"""The simulator's anvil runs without opcode tracing and with pruned history (sim/node.py)."""
+"""The simulator's anvil runs without opcode tracing and with pruned history (sim/chain/node.py)."""
 
 from ape_foundry.provider import FoundryProvider
 
-from sim.node import PRUNE_HISTORY, STEPS_TRACING_FLAG, lean_anvil
+from sim.chain.node import PRUNE_HISTORY, STEPS_TRACING_FLAG, lean_anvil
 
 
 def test_the_steps_tracing_flag_is_dropped_and_history_pruned_once_and_nothing_else(monkeypatch):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.cascade import run_cascade
+from sim.model import run_cascade
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from sim.agents.base import SCALE, Context, StablecoinTrader, leverage_wad, millionths
-from sim.amm import amount_out, input_to_reach_price
-from sim.chain import Call
-from sim.protocol import Protocol
+from sim.protocol import Call, Protocol
+from sim.protocol.amm import amount_out, input_to_reach_price
+from sim.record.schema import AgentKind
 from sim.units import BPS, USD_UNIT, WAD, mul_div, rescale, units_for_usd, usd_value
 
 MIN_OUT_TOLERANCE_BPS = 100  # the state may move between the view and execution
@@ -51,7 +51,7 @@ class Arbitrageur(StablecoinTrader):
     perp_leverage: float = 2.0
     pool_weights: dict[str, float] = field(default_factory=dict)  # pools traded, share of capital by depth
     markets: list[str] | None = None  # perp markets traded (None: all)
-    kind: str = field(default="arbitrageur", init=False)
+    kind: str = field(default=AgentKind.ARBITRAGEUR, init=False)
     pending: list[Refill] = field(default_factory=list, init=False)
 
     def initial_tokens(self, external: dict[str, int], protocol: Protocol) -> dict[str, int]:

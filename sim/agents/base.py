@@ -13,9 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
-from sim.chain import GWEI, Call
-from sim.protocol import Protocol
-from sim.state import Snapshot, lp_symbol
+from sim.chain import GWEI
+from sim.protocol import Call, Protocol, Snapshot
 from sim.units import BPS, USD_UNIT, WAD, mul_div, units_for_usd, usd_value
 
 
@@ -64,10 +63,7 @@ class Context:
 
     def pool_base_of(self, account: str, symbol: str, view: Snapshot | None = None) -> int:
         """The base tokens behind ``account``'s LP shares of ``symbol``'s pool."""
-        view = view or self.view
-        shares = view.balance(account, lp_symbol(symbol))
-        total = view.pool_shares.get(symbol, 0)
-        return view.pool_reserves[symbol][0] * shares // total if total else 0
+        return (view or self.view).pool_base_of(account, symbol)
 
 
 @dataclass
@@ -78,8 +74,9 @@ class Agent:
     address: str
     gas_price_gwei: float = 1.0
     latency_blocks: int = 0
-    kind: str = field(default="agent", init=False)
+    kind: str = field(default="agent", init=False)  # an AgentKind
     failures: int = field(default=0, init=False)
+    hedged_asset = None  # agents that report a net delta (market makers) name its asset
 
     @property
     def gas_price_wei(self) -> int:
@@ -98,6 +95,10 @@ class Agent:
 
     def off_chain_usd8(self, external: dict[str, int], protocol: Protocol) -> int:
         """Value the agent holds off chain (8-decimal USD at external prices); counted in equity."""
+        return 0
+
+    def net_delta_usd8(self, view: Snapshot, protocol: Protocol, external: dict[str, int]) -> int:
+        """Net exposure to ``hedged_asset`` in 8-decimal USD (recorded only when that is set)."""
         return 0
 
     def observe(self, failed: Sequence[Call]) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sim.agents.base import Agent, Context
-from sim.chain import Call
+from sim.protocol import Call
+from sim.record.schema import AgentKind
 from sim.units import BPS
 
 
@@ -20,7 +21,7 @@ class Keeper(Agent):
     heartbeat_s: int = 3_600
     deviation_bps: int = 50
     funding_interval_s: dict[str, int] = field(default_factory=dict)
-    kind: str = field(default="keeper", init=False)
+    kind: str = field(default=AgentKind.KEEPER, init=False)
     last_push: dict[str, tuple[int, int]] = field(default_factory=dict, init=False)  # symbol -> (answer, time)
     next_funding_s: dict[str, int] = field(default_factory=dict, init=False)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sim.agents.base import Context, StablecoinTrader
-from sim.amm import max_input_within_slippage
-from sim.chain import Call
+from sim.protocol import Call
+from sim.protocol.amm import max_input_within_slippage
+from sim.protocol.constants import DEFAULT_CLOSE_FACTOR_BPS, DEFAULT_FULL_LIQUIDATION_HF_WAD
+from sim.record.schema import AgentKind
 from sim.units import BPS, WAD, mul_div
 
 MAX_LIQUIDATIONS_PER_BLOCK = 25
@@ -26,9 +28,9 @@ class Liquidator(StablecoinTrader):
     Its gas bid orders it against the other liquidators; a losing bid's transaction reverts."""
 
     max_slippage: float = 0.05
-    close_factor_bps: int = 5000
-    full_liquidation_hf_wad: int = 95 * 10**16
-    kind: str = field(default="liquidator", init=False)
+    close_factor_bps: int = DEFAULT_CLOSE_FACTOR_BPS  # the pool's own defaults until the scenario sets them
+    full_liquidation_hf_wad: int = DEFAULT_FULL_LIQUIDATION_HF_WAD
+    kind: str = field(default=AgentKind.LIQUIDATOR, init=False)
 
     def step(self, ctx: Context) -> list[Call]:
         return self.sell_seized(ctx) + self.liquidate_perps(ctx) + self.liquidate_loans(ctx)

@@ -8,11 +8,9 @@ from typing import Sequence
 import numpy as np
 
 from sim.agents.base import SCALE, Agent, Context, borrow_at_target_usd8, leverage_wad, millionths, sliced_opens
-from sim.chain import Call
-from sim.protocol import Protocol
-from sim.state import lp_symbol
-from sim.units import USD_DECIMALS, USD_UNIT, mul_div, rescale, units_for_usd
-
+from sim.protocol import Call, Protocol, Snapshot, lp_symbol
+from sim.record.schema import AgentKind
+from sim.units import USD_DECIMALS, USD_UNIT, mul_div, rescale, units_for_usd, usd_value
 
 
 @dataclass
@@ -47,7 +45,7 @@ class MarketMaker(Agent):
     liquidation_threshold_bps: int = 0
     ltv_bps: int = 0
     phase: int = 0  # staggers the re-hedge schedule across market makers
-    kind: str = field(default="market_maker", init=False)
+    kind: str = field(default=AgentKind.MARKET_MAKER, init=False)
     withdrew_at_block: int | None = field(default=None, init=False)
     hedge_failures: int = field(default=0, init=False)
     _last_short_wad: int = field(default=0, init=False)
@@ -63,21 +61,34 @@ class MarketMaker(Agent):
 
     # ---------------------------------------------------------------- exposure
 
+    @property
+    def hedged_asset(self) -> str:
+        return self.asset
+
     def inventory(self, ctx: Context) -> int:
         """Altcoin units held in every form: wallet, pool share, lending collateral."""
-        wallet = ctx.view.balance(self.address, self.asset)
-        supplied, _ = ctx.view.lending_position(self.address, self.asset)
-        return wallet + supplied + ctx.pool_base_of(self.address, self.asset)
+        return self._inventory(ctx.view)
 
     def short_units(self, ctx: Context) -> int:
         """The perp short in native altcoin units."""
-        position = ctx.view.perp_position(self.address, self.market)
+        return self._short_units(ctx.view, ctx.decimals(self.asset))
+
+    def _inventory(self, view: Snapshot) -> int:
+        wallet = view.balance(self.address, self.asset)
+        supplied, _ = view.lending_position(self.address, self.asset)
+        return wallet + supplied + view.pool_base_of(self.address, self.asset)
+
+    def _short_units(self, view: Snapshot, decimals: int) -> int:
+        position = view.perp_position(self.address, self.market)
         if position is None or position.size_wad >= 0:
             return 0
-        return rescale(-position.size_wad, 18, ctx.decimals(self.asset))
+        return rescale(-position.size_wad, 18, decimals)
 
-    def net_delta_units(self, ctx: Context) -> int:
-        return self.inventory(ctx) - self.short_units(ctx)
+    def net_delta_usd8(self, view: Snapshot, protocol: Protocol, external: dict[str, int]) -> int:
+        """Inventory − perp short in 8-decimal USD at the external price: 0 is hedged, > 0 net long."""
+        decimals = protocol.tokens[self.asset].decimals
+        units = self._inventory(view) - self._short_units(view, decimals)
+        return usd_value(units, decimals, external[self.asset])
 
     # ---------------------------------------------------------------- set-up
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sim.agents.base import SCALE, Context, StablecoinTrader, leverage_wad, millionths
-from sim.chain import Call
+from sim.protocol import Call
+from sim.record.schema import AgentKind
 from sim.units import BPS, mul_div
 
 NOISE_SLIPPAGE_BPS = 300
@@ -21,7 +22,7 @@ class NoiseTrader(StablecoinTrader):
     trade_probability: float = 0.1
     trade_fraction: float = 0.05
     perp_leverage: float = 3.0
-    kind: str = field(default="noise", init=False)
+    kind: str = field(default=AgentKind.NOISE, init=False)
 
     def setup(self, ctx: Context) -> list[Call]:
         """Approvals it uses and no others: every pool for the stablecoin and the pool's asset (it

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sim.agents.base import Agent, Context
-from sim.chain import Call
-from sim.protocol import Protocol
+from sim.protocol import Call, Protocol
+from sim.record.schema import AgentKind
 from sim.units import USD_UNIT, units_for_usd
 
 
@@ -15,7 +15,7 @@ class PassiveLiquidityProvider(Agent):
     """Deposits ``depth_usd8`` per side into each listed pool at the start and never moves."""
 
     depth_usd8: dict[str, int] = field(default_factory=dict)
-    kind: str = field(default="passive_lp", init=False)
+    kind: str = field(default=AgentKind.PASSIVE_LP, init=False)
 
     def initial_tokens(self, external: dict[str, int], protocol: Protocol) -> dict[str, int]:
         stable = protocol.stablecoin
@@ -41,7 +41,7 @@ class PassiveLender(Agent):
     """Supplies ``supply_usd8`` of each reserve asset to the lending pool at the start."""
 
     supply_usd8: dict[str, int] = field(default_factory=dict)
-    kind: str = field(default="passive_lender", init=False)
+    kind: str = field(default=AgentKind.PASSIVE_LENDER, init=False)
 
     def initial_tokens(self, external: dict[str, int], protocol: Protocol) -> dict[str, int]:
         return {

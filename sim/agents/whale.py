@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sim.agents.base import SCALE, Agent, Context, borrow_at_target_usd8, millionths, sliced_opens
-from sim.chain import Call
-from sim.protocol import Protocol
+from sim.protocol import Call, Protocol
+from sim.record.schema import AgentKind
 from sim.units import WAD, mul_div, rescale, units_for_usd
-
 
 
 @dataclass
@@ -31,7 +30,7 @@ class Whale(Agent):
     topup_margin_ratio: float = 0.08
     ltv_bps: int = 0
     liquidation_threshold_bps: int = 0
-    kind: str = field(default="whale", init=False)
+    kind: str = field(default=AgentKind.WHALE, init=False)
 
     def initial_tokens(self, external: dict[str, int], protocol: Protocol) -> dict[str, int]:
         decimals = protocol.tokens[self.collateral].decimals

@@ -1,7 +1,7 @@
-"""The simulator's hot path to the node: raw, batched JSON-RPC.
+"""The first backend: an anvil node driven by raw, batched JSON-RPC.
 
-Ape starts and stops the node and supplies the compiled contracts; every per-block action goes
-through :class:`Chain`: one JSON-RPC batch of ``eth_sendTransaction`` with automine off, one
+Ape (or :mod:`sim.chain.node`) starts and stops the node; every per-block action goes through
+:class:`AnvilBackend`: one JSON-RPC batch of ``eth_sendTransaction`` with automine off, one
 ``evm_mine`` at a fixed timestamp, one ``eth_getLogs`` (and ``trace_transaction`` for the
 transactions that left no log) for their outcomes, and one batch of ``eth_call``.
 
@@ -13,25 +13,19 @@ the accounts are fixed addresses: the same scenario gives the same chain. Requir
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 import msgspec
 import requests
-import rlp
-from eth_utils import keccak
 
-# Per-transaction gas limit. Anvil's block gas limit is raised to fit any number of them; a failed
-# transaction is still mined (status 0), which is what an agent on a real chain would see.
-DEFAULT_TX_GAS = 5_000_000
+from sim.chain.backend import Backend, MinedBlock, Order, RpcError, SentTx
+
 BLOCK_GAS_LIMIT = 10**15
-GWEI = 10**9
 # Every sender gets this much ETH for gas; nothing in the simulation is priced in ETH.
 GAS_ETH_WEI = 10**30
 # anvil refuses request bodies over 2 MB (its default limit); batches are split below that.
 MAX_BODY_BYTES = 1_500_000
-ADDRESS_TOPIC_PREFIX = "0x" + "0" * 24  # an indexed address: 12 zero bytes, then the address
-# Requests that change the node's state; a journal records exactly these (see Chain.journal).
+# Requests that change the node's state; a journal records exactly these (see AnvilBackend.journal).
 STATE_CHANGING = frozenset({
     "eth_sendTransaction", "eth_sendRawTransaction", "evm_mine", "anvil_mine", "anvil_setBalance",
     "anvil_setCode", "anvil_setStorageAt", "anvil_setNonce", "anvil_autoImpersonateAccount",
@@ -59,65 +53,6 @@ _REPLIES = msgspec.json.Decoder(list[_Reply])
 _TRACES = msgspec.json.Decoder(list[_Trace])
 
 
-class RpcError(RuntimeError):
-    """A JSON-RPC request failed; carries the method and the node's message."""
-
-    def __init__(self, method: str, error: Any, params: Any = None):
-        self.method = method
-        self.error = error
-        self.params = params
-        super().__init__(f"{method} failed: {error}")
-
-
-@dataclass(frozen=True)
-class Call:
-    """One contract call an agent wants sent: the target, calldata and a readable label.
-
-    ``action`` and ``args`` exist for people and tests (``Call.action == "liquidationCall"``); the
-    node only sees ``to`` and ``data``."""
-
-    to: str | None  # None: contract creation
-    data: str
-    action: str
-    args: tuple[Any, ...] = ()
-    gas: int = DEFAULT_TX_GAS
-    value: int = 0
-    contract: str = ""  # the contract type ``to`` is (an artifact name), when known
-
-
-@dataclass(frozen=True)
-class SentTx:
-    """A transaction handed to the node: who sent it, in which order, and its hash."""
-
-    sender: str
-    call: Call
-    nonce: int
-    gas_price_wei: int
-    tx_hash: str
-
-
-@dataclass
-class MinedBlock:
-    number: int
-    timestamp_s: int
-    receipts: list[dict[str, Any]]
-    sent: list[SentTx] = field(default_factory=list)
-
-    def touched(self) -> set[str]:
-        """Every sender, and every address in an indexed topic of the block's logs (lowercase)."""
-        found = {tx.sender for tx in self.sent}
-        for receipt in self.receipts:
-            for log in receipt["logs"]:
-                for topic in log["topics"][1:]:
-                    if topic.startswith(ADDRESS_TOPIC_PREFIX):
-                        found.add("0x" + topic[26:])
-        return found
-
-    def failed(self) -> list[tuple[SentTx, dict[str, Any]]]:
-        by_hash = {tx.tx_hash: tx for tx in self.sent}
-        return [(by_hash[r["transactionHash"]], r) for r in self.receipts if r["status"] != "0x1"]
-
-
 def _bodies(parts: Sequence[bytes]) -> Iterator[bytes]:
     """JSON array bodies of the encoded requests ``parts``, each at most ``MAX_BODY_BYTES``
     (a single larger request goes alone; the node's error then names it)."""
@@ -131,12 +66,7 @@ def _bodies(parts: Sequence[bytes]) -> Iterator[bytes]:
         yield b"[" + b",".join(parts[start:]) + b"]"
 
 
-def create_address(sender: str, nonce: int) -> str:
-    """The address of the contract ``sender`` creates with ``nonce`` (CREATE)."""
-    return "0x" + keccak(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:].hex()
-
-
-class Chain:
+class AnvilBackend(Backend):
     """Batched JSON-RPC client with local nonce tracking and explicit, fixed block timestamps."""
 
     def __init__(self, uri: str, timeout_s: float = 300.0):
@@ -235,12 +165,12 @@ class Chain:
             ]
         )
 
-    def snapshot_settings(self) -> dict[str, Any]:
+    def checkpoint(self) -> dict[str, Any]:
         """An ``evm_snapshot`` of the chain plus the node settings :meth:`take_control` changes."""
         automine, block = self.batch([("anvil_getAutomine", []), ("eth_getBlockByNumber", ["latest", False])])
         return {"snapshot": self.snapshot(), "automine": bool(automine), "gas_limit": block["gasLimit"]}
 
-    def restore_settings(self, state: dict[str, Any]) -> None:
+    def restore(self, state: dict[str, Any]) -> None:
         """Revert the chain to the snapshot and put the node's settings back as they were."""
         self.revert(state["snapshot"])
         self.batch(
@@ -280,7 +210,7 @@ class Chain:
         counts = self.batch([("eth_getTransactionCount", [s, "pending"]) for s in missing])
         self._nonces.update({s: int(c, 16) for s, c in zip(missing, counts)})
 
-    def send(self, orders: Sequence[tuple[str, Call, int]]) -> list[SentTx]:
+    def send(self, orders: Sequence[Order]) -> list[SentTx]:
         """Queue ``(sender, call, gas_price_wei)`` transactions in one batch (automine is off).
 
         The node orders a block by gas price, then by arrival; one sender's transactions stay in
@@ -343,7 +273,7 @@ class Chain:
             ]
         return MinedBlock(int(block["number"], 16), int(block["timestamp"], 16), receipts, list(sent))
 
-    def execute(self, orders: Sequence[tuple[str, Call, int]], timestamp_s: int) -> MinedBlock:
+    def execute(self, orders: Sequence[Order], timestamp_s: int) -> MinedBlock:
         """Send ``orders`` and mine them into one block at ``timestamp_s``."""
         return self.mine(timestamp_s, self.send(orders))
 

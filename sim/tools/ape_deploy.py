@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sim.amm import MAX_UINT256, PoolAdapter
+from sim.protocol.amm import MAX_UINT256, PoolAdapter
 from sim.units import USD_UNIT, Number, mul_div, to_units, to_usd_price
 
 USD_FEED_DECIMALS = 8

@@ -8,6 +8,7 @@ cheaper than an Ape contract call, which also estimates gas, signs and waits for
 from __future__ import annotations
 
 import re
+from collections import namedtuple
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Iterable
@@ -36,6 +37,38 @@ class Function:
     selector: bytes
     input_types: tuple[str, ...]
     output_types: tuple[str, ...]
+    name_outputs: Callable[[tuple[Any, ...]], tuple[Any, ...]]  # decoded values -> named tuples
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _namer(params: list[dict[str, Any]], label: str) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """A converter from decoded values of ``params`` to tuples whose fields carry the ABI names:
+    a named tuple when every parameter has a name, with every struct (``tuple``) inside it, and
+    every element of a struct array, named by its components. Unnamed outputs stay plain tuples
+    (their struct components are still named)."""
+    parts = [_part_namer(p, f"{label}_{i}") for i, p in enumerate(params)]
+    names = [p.get("name") or "" for p in params]
+    if params and all(n.isidentifier() and not n.startswith("_") for n in names) and len(set(names)) == len(names):
+        shape = namedtuple(label, names)
+        return lambda values: shape(*[part(v) for part, v in zip(parts, values)])
+    if all(part is _identity for part in parts):
+        return _identity
+    return lambda values: tuple(part(v) for part, v in zip(parts, values))
+
+
+def _part_namer(param: dict[str, Any], label: str) -> Callable[[Any], Any]:
+    kind = param["type"]
+    if kind == "tuple":
+        internal = param.get("internalType", "")  # "struct PerpExchange.Market"
+        struct = internal.removeprefix("struct ").split(".")[-1].rstrip("[]")
+        return _namer(param["components"], struct if struct.isidentifier() else label)
+    if kind == "tuple[]":
+        element = _part_namer({**param, "type": "tuple"}, label)
+        return lambda values: tuple(element(v) for v in values)
+    return _identity
 
 
 @dataclass(frozen=True)
@@ -88,6 +121,7 @@ class Codec:
             selector=keccak(text=_signature(item))[:4],
             input_types=tuple(_type_string(p) for p in item.get("inputs", [])),
             output_types=tuple(_type_string(p) for p in item.get("outputs", [])),
+            name_outputs=_namer(item.get("outputs", []), f"{name}_result"),
         )
 
     def _add_event(self, item: dict[str, Any]) -> None:
@@ -124,9 +158,11 @@ class Codec:
         return "0x" + (fn.selector + abi_encode(fn.input_types, args)).hex()
 
     def decode_output(self, name: str, data: str | bytes) -> tuple[Any, ...]:
-        """The return values of ``name`` from raw return data."""
+        """The return values of ``name`` from raw return data, by ABI name where the ABI names
+        them (``out.totalDebt``, ``out[0].vBase`` for a struct): a tuple either way."""
         raw = bytes.fromhex(data[2:]) if isinstance(data, str) else data
-        return output_decoder(self.function(name).output_types)(raw)
+        fn = self.function(name)
+        return fn.name_outputs(output_decoder(fn.output_types)(raw))
 
     def decode_log(self, log: dict[str, Any]) -> DecodedLog | None:
         """Decode a JSON-RPC log object; ``None`` when the event is not in this ABI."""

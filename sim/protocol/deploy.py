@@ -1,23 +1,25 @@
-"""Deploying and configuring one scenario's contracts on the node, by raw batched transactions.
+"""Deploying and configuring one scenario's contracts, by raw batched transactions.
 
 Everything is deployed from a fixed deployer address at fixed timestamps, so the same scenario
-gives the same addresses and the same chain on any fresh node. Three blocks: contracts; listings
-and parameters; tokens minted to every account (and the insurance fund seeded).
+gives the same addresses and the same chain on any fresh node. The contracts go in one block;
+the listings and parameters (:func:`configuration_calls`) and the starting balances
+(:func:`funding_calls`) follow in blocks the model mines.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from sim.abi import Codec, describe_revert, encode_constructor
-from sim.chain import GWEI, Call, Chain, MinedBlock, create_address
-from sim.prices import PricePath
-from sim.protocol import Artifact, MarketInfo, PoolInfo, Protocol, Token
+from sim.chain import GWEI, Backend, Call, MinedBlock, create_address
+from sim.chain.abi import Codec, describe_revert, encode_constructor
+from sim.protocol.artifacts import Artifact
+from sim.protocol.calls import MarketInfo, PoolInfo, Protocol, Token
+from sim.protocol.constants import PRICE_SOURCE
 from sim.scenario import Scenario
-from sim.units import USD_UNIT, to_units, to_wad, usd_price_to_wad
+from sim.scenario.prices import PricePath
+from sim.units import USD_DECIMALS, USD_UNIT, to_units, to_wad, usd_price_to_wad
 
 DEPLOY_GAS = 15_000_000
-PRICE_SOURCE = {"mark": 0, "index": 1}
 VENUE_DEPTH_USD8 = 10**12 * USD_UNIT  # the off-chain market's inventory of every token
 
 
@@ -25,38 +27,66 @@ class SetupError(RuntimeError):
     """A set-up transaction reverted: the scenario's parameters do not fit the contracts."""
 
 
-def check_block(chain: Chain, block: MinedBlock, stage: str, codecs: Iterable[Codec], who: str = "") -> None:
+def check_block(backend: Backend, block: MinedBlock, stage: str, codecs: Iterable[Codec], who: str = "") -> None:
     """Raise :class:`SetupError` naming the first set-up transaction that reverted and why."""
     failed = block.failed()
     if not failed:
         return
     tx, _ = failed[0]
-    reason = describe_revert(codecs, chain.revert_data(tx.tx_hash))
+    reason = describe_revert(codecs, backend.revert_data(tx.tx_hash))
     sender = who or tx.sender
     raise SetupError(
         f"{stage}: {len(failed)} transaction(s) reverted; first: {sender} {tx.call.action}{tx.call.args!r} -> {reason}"
     )
 
 
-def deploy_protocol(
-    chain: Chain, artifacts: dict[str, Artifact], scenario: Scenario, prices: PricePath, deployer: str, timestamp_s: int
-) -> Protocol:
-    """Deploy every contract in one block, then list reserves and markets in a second."""
-    protocol = Protocol(codecs={n: a.codec for n, a in artifacts.items()}, stablecoin=scenario.stablecoin, deployer=deployer)
-    first_nonce = chain.nonce_of(deployer)
-    creations: list[Call] = []
+class _Creations:
+    """Contract creations from one deployer, their addresses known before they are sent."""
 
-    def create(name: str, *args: Any) -> str:
-        artifact = artifacts[name]
+    def __init__(self, artifacts: dict[str, Artifact], deployer: str, first_nonce: int):
+        self.artifacts = artifacts
+        self.deployer = deployer
+        self.first_nonce = first_nonce
+        self.calls: list[Call] = []
+
+    def create(self, name: str, *args: Any) -> str:
+        artifact = self.artifacts[name]
         data = encode_constructor(artifact.bytecode, artifact.constructor_types, args)
-        address = create_address(deployer, first_nonce + len(creations))
-        creations.append(Call(to=None, data=data, action=f"deploy {name}", args=args, gas=DEPLOY_GAS))
+        address = create_address(self.deployer, self.first_nonce + len(self.calls))
+        self.calls.append(Call(to=None, data=data, action=f"deploy {name}", args=args, gas=DEPLOY_GAS))
         return address
 
+
+def deploy_protocol(
+    backend: Backend, artifacts: dict[str, Artifact], scenario: Scenario, prices: PricePath, deployer: str, timestamp_s: int
+) -> Protocol:
+    """Deploy every contract of ``scenario`` in one block; the addresses, with the oracles each
+    reserve and market reads."""
+    protocol = Protocol(codecs={n: a.codec for n, a in artifacts.items()}, stablecoin=scenario.stablecoin, deployer=deployer)
+    creations = _Creations(artifacts, deployer, backend.nonce_of(deployer))
+    _create_tokens_and_pools(creations, protocol, scenario, prices)
+    create = creations.create
+    protocol.lending = create("LendingPool")
+    protocol.perp = create("PerpExchange", protocol.stable.address)
+    protocol.risk_lens = create("RiskLens", protocol.lending)
+    protocol.state_lens = create("StateLens")
+    mined = backend.execute([(deployer, c, GWEI) for c in creations.calls], timestamp_s)
+    check_block(backend, mined, "deploying contracts", protocol.codecs.values())
+    for reserve in scenario.lending.reserves:
+        protocol.lending_oracles[reserve.asset] = _oracle(protocol, reserve.oracle, reserve.asset)
+    for market_id, market in enumerate(scenario.perp.markets):
+        protocol.markets[market.asset] = MarketInfo(market.asset, market_id)
+        protocol.perp_index_oracles[market.asset] = _oracle(protocol, market.index_oracle, market.asset)
+    return protocol
+
+
+def _create_tokens_and_pools(creations: _Creations, protocol: Protocol, scenario: Scenario, prices: PricePath) -> None:
+    """Tokens, push feeds, and per pool the pair and its spot and TWAP oracles."""
+    create = creations.create
     for symbol, asset in scenario.assets.items():
         protocol.tokens[symbol] = Token(symbol, create("SimToken", f"{symbol} (sim)", symbol, asset.decimals), asset.decimals)
     for symbol in scenario.assets:
-        protocol.feeds[symbol] = create("MockAggregator", 8, f"{symbol} / USD", prices.price8(0, symbol))
+        protocol.feeds[symbol] = create("MockAggregator", USD_DECIMALS, f"{symbol} / USD", prices.price8(0, symbol))
     stable = protocol.tokens[scenario.stablecoin]
     stable_feed = protocol.feeds[scenario.stablecoin]
     for pool in scenario.pools:
@@ -69,36 +99,25 @@ def deploy_protocol(
         )
         base_is_token0 = int(base.address, 16) < int(stable.address, 16)
         protocol.pools[pool.asset] = PoolInfo(pool.asset, address, base_is_token0, pool.fee_bps, spot, twap)
-    protocol.lending = create("LendingPool")
-    protocol.perp = create("PerpExchange", stable.address)
-    protocol.risk_lens = create("RiskLens", protocol.lending)
-    protocol.state_lens = create("StateLens")
-    check_block(chain, chain.execute([(deployer, c, GWEI) for c in creations], timestamp_s), "deploying contracts", protocol.codecs.values())
 
-    def oracle(kind: str, symbol: str) -> str:
-        if kind == "external":
-            return protocol.feeds[symbol]
-        pool = protocol.pools[symbol]
-        return pool.spot_oracle if kind == "pool_spot" else pool.twap_oracle
 
-    for reserve in scenario.lending.reserves:
-        protocol.lending_oracles[reserve.asset] = oracle(reserve.oracle, reserve.asset)
-    for market_id, market in enumerate(scenario.perp.markets):
-        protocol.markets[market.asset] = MarketInfo(market.asset, market_id)
-        protocol.perp_index_oracles[market.asset] = oracle(market.index_oracle, market.asset)
-    return protocol
+def _oracle(protocol: Protocol, kind: str, symbol: str) -> str:
+    if kind == "external":
+        return protocol.feeds[symbol]
+    pool = protocol.pools[symbol]
+    return pool.spot_oracle if kind == "pool_spot" else pool.twap_oracle
 
 
 def configuration_calls(scenario: Scenario, prices: PricePath, protocol: Protocol) -> list[Call]:
     """listReserve / listMarket and every parameter the scenario sets."""
-    p = protocol
-    codec_l, codec_p = p.codecs["LendingPool"], p.codecs["PerpExchange"]
+    calls = _lending_calls(scenario, protocol)
+    calls += _perp_calls(scenario, prices, protocol)
+    return calls
 
+
+def _lending_calls(scenario: Scenario, p: Protocol) -> list[Call]:
     def lending(fn: str, *args: Any) -> Call:
-        return Call(p.lending, codec_l.encode_call(fn, *args), fn, args)
-
-    def perp(fn: str, *args: Any) -> Call:
-        return Call(p.perp, codec_p.encode_call(fn, *args), fn, args)
+        return p.call("LendingPool", p.lending, fn, *args)
 
     calls = []
     lend = scenario.lending
@@ -117,6 +136,14 @@ def configuration_calls(scenario: Scenario, prices: PricePath, protocol: Protoco
     calls.append(lending("setCloseFactor", lend.close_factor_bps, to_wad(lend.full_liquidation_health_factor, "floor")))
     if lend.max_oracle_age_s:
         calls.append(lending("setMaxOracleAge", lend.max_oracle_age_s))
+    return calls
+
+
+def _perp_calls(scenario: Scenario, prices: PricePath, p: Protocol) -> list[Call]:
+    def perp(fn: str, *args: Any) -> Call:
+        return p.call("PerpExchange", p.perp, fn, *args)
+
+    calls = []
     for market_id, market in enumerate(scenario.perp.markets):
         price_wad = usd_price_to_wad(prices.price8(0, market.asset))
         v_quote = to_wad(market.depth_usd, "floor")
@@ -159,4 +186,3 @@ def venue_grants(protocol: Protocol, prices: PricePath) -> dict[str, int]:
 
 def insurance_units(scenario: Scenario, protocol: Protocol) -> int:
     return to_units(scenario.perp.insurance_fund_usd, protocol.stable.decimals, "floor")
-

@@ -10,47 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.abi import Codec, constructor_types
-from sim.amm import MAX_UINT256
 from sim.chain import DEFAULT_TX_GAS, Call
+from sim.chain.abi import Codec
+from sim.protocol.amm import MAX_UINT256
 
 # ADL ranks every position of the market's opposite side in the liquidation itself: with 430 ALT
 # positions (oct10 scaled to 1,000 agents) 5,000,000 gas ran out. Gas is free in the simulation.
 PERP_LIQUIDATION_GAS = 500_000_000
-
-
-CONTRACTS = (
-    "SimToken",
-    "ConstantProductPool",
-    "MockAggregator",
-    "PoolSpotAggregator",
-    "PoolTwapAggregator",
-    "LendingPool",
-    "PerpExchange",
-    "RiskLens",
-    "StateLens",
-)
-
-
-@dataclass(frozen=True)
-class Artifact:
-    name: str
-    codec: Codec
-    bytecode: str
-    constructor_types: tuple[str, ...]
-
-
-def load_artifacts() -> dict[str, Artifact]:
-    """Compiled contracts from the Ape project (compiling them if needed)."""
-    from ape import project  # lazy: importing ape takes seconds
-
-    artifacts = {}
-    for name in CONTRACTS:
-        contract_type = getattr(project, name).contract_type
-        abi = [item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in contract_type.abi]
-        bytecode = contract_type.deployment_bytecode.bytecode
-        artifacts[name] = Artifact(name, Codec(name, abi), bytecode, constructor_types(abi))
-    return artifacts
 
 
 @dataclass(frozen=True)
@@ -98,7 +64,8 @@ class Protocol:
 
     # ------------------------------------------------------------------ helpers
 
-    def _call(self, contract: str, to: str, action: str, *args: Any, gas: int = DEFAULT_TX_GAS) -> Call:
+    def call(self, contract: str, to: str, action: str, *args: Any, gas: int = DEFAULT_TX_GAS) -> Call:
+        """``action(*args)`` on the ``contract``-type contract at ``to``: the one place calls are encoded."""
         return Call(
             to=to, data=self.codecs[contract].encode_call(action, *args), action=action, args=args, gas=gas, contract=contract
         )
@@ -117,16 +84,16 @@ class Protocol:
     # ------------------------------------------------------------------ tokens
 
     def approve(self, symbol: str, spender: str, amount: int = MAX_UINT256) -> Call:
-        return self._call("SimToken", self.tokens[symbol].address, "approve", spender, amount)
+        return self.call("SimToken", self.tokens[symbol].address, "approve", spender, amount)
 
     def transfer(self, symbol: str, to: str, amount: int) -> Call:
-        return self._call("SimToken", self.tokens[symbol].address, "transfer", to, amount)
+        return self.call("SimToken", self.tokens[symbol].address, "transfer", to, amount)
 
     def transfer_from(self, symbol: str, owner: str, to: str, amount: int) -> Call:
-        return self._call("SimToken", self.tokens[symbol].address, "transferFrom", owner, to, amount)
+        return self.call("SimToken", self.tokens[symbol].address, "transferFrom", owner, to, amount)
 
     def mint(self, symbol: str, to: str, amount: int) -> Call:
-        return self._call("SimToken", self.tokens[symbol].address, "mint", to, amount)
+        return self.call("SimToken", self.tokens[symbol].address, "mint", to, amount)
 
     def approvals(self, symbols: list[str] | None = None) -> list[Call]:
         """Unlimited approvals of the given tokens (all by default) to every venue."""
@@ -137,7 +104,7 @@ class Protocol:
 
     def swap(self, pool_symbol: str, token_in: str, amount_in: int, min_out: int, to: str) -> Call:
         pool = self.pools[pool_symbol]
-        return self._call(
+        return self.call(
             "ConstantProductPool", pool.address, "swapExactIn", self.tokens[token_in].address, amount_in, min_out, to
         )
 
@@ -146,24 +113,24 @@ class Protocol:
         pool = self.pools[pool_symbol]
         amount0, amount1 = (base_amount, quote_amount) if pool.base_is_token0 else (quote_amount, base_amount)
         min0, min1 = amount0 * min_fraction_bps // 10_000, amount1 * min_fraction_bps // 10_000
-        return self._call("ConstantProductPool", pool.address, "addLiquidity", amount0, amount1, min0, min1, to)
+        return self.call("ConstantProductPool", pool.address, "addLiquidity", amount0, amount1, min0, min1, to)
 
     def remove_liquidity(self, pool_symbol: str, shares: int, to: str) -> Call:
-        return self._call("ConstantProductPool", self.pools[pool_symbol].address, "removeLiquidity", shares, 0, 0, to)
+        return self.call("ConstantProductPool", self.pools[pool_symbol].address, "removeLiquidity", shares, 0, 0, to)
 
     # ------------------------------------------------------------------ lending
 
     def supply(self, asset: str, amount: int, on_behalf: str) -> Call:
-        return self._call("LendingPool", self.lending, "supply", self.tokens[asset].address, amount, on_behalf)
+        return self.call("LendingPool", self.lending, "supply", self.tokens[asset].address, amount, on_behalf)
 
     def borrow(self, asset: str, amount: int) -> Call:
-        return self._call("LendingPool", self.lending, "borrow", self.tokens[asset].address, amount)
+        return self.call("LendingPool", self.lending, "borrow", self.tokens[asset].address, amount)
 
     def repay(self, asset: str, amount: int, on_behalf: str) -> Call:
-        return self._call("LendingPool", self.lending, "repay", self.tokens[asset].address, amount, on_behalf)
+        return self.call("LendingPool", self.lending, "repay", self.tokens[asset].address, amount, on_behalf)
 
     def liquidation_call(self, collateral: str, debt: str, user: str, debt_to_cover: int) -> Call:
-        return self._call(
+        return self.call(
             "LendingPool",
             self.lending,
             "liquidationCall",
@@ -177,30 +144,30 @@ class Protocol:
 
     def open_position(self, market: str, is_long: bool, margin: int, leverage_wad: int, price_limit_wad: int) -> Call:
         market_id = self.markets[market].market_id
-        return self._call("PerpExchange", self.perp, "openPosition", market_id, is_long, margin, leverage_wad, price_limit_wad)
+        return self.call("PerpExchange", self.perp, "openPosition", market_id, is_long, margin, leverage_wad, price_limit_wad)
 
     def close_position(self, market: str, price_limit_wad: int) -> Call:
-        return self._call("PerpExchange", self.perp, "closePosition", self.markets[market].market_id, price_limit_wad)
+        return self.call("PerpExchange", self.perp, "closePosition", self.markets[market].market_id, price_limit_wad)
 
     def add_margin(self, market: str, amount: int) -> Call:
-        return self._call("PerpExchange", self.perp, "addMargin", self.markets[market].market_id, amount)
+        return self.call("PerpExchange", self.perp, "addMargin", self.markets[market].market_id, amount)
 
     def liquidate_position(self, trader: str, market: str) -> Call:
         """A perp liquidation, with gas for ADL over every position (``PERP_LIQUIDATION_GAS``)."""
-        return self._call(
+        return self.call(
             "PerpExchange", self.perp, "liquidate", trader, self.markets[market].market_id, gas=PERP_LIQUIDATION_GAS
         )
 
     def settle_funding(self, market: str) -> Call:
-        return self._call("PerpExchange", self.perp, "settleFunding", self.markets[market].market_id)
+        return self.call("PerpExchange", self.perp, "settleFunding", self.markets[market].market_id)
 
     def fund_insurance(self, amount: int) -> Call:
-        return self._call("PerpExchange", self.perp, "fundInsurance", amount)
+        return self.call("PerpExchange", self.perp, "fundInsurance", amount)
 
     # ------------------------------------------------------------------ oracles
 
     def set_answer(self, symbol: str, answer: int) -> Call:
-        return self._call("MockAggregator", self.feeds[symbol], "setAnswer", answer)
+        return self.call("MockAggregator", self.feeds[symbol], "setAnswer", answer)
 
     def twap_update(self, symbol: str) -> Call:
-        return self._call("PoolTwapAggregator", self.pools[symbol].twap_oracle, "update")
+        return self.call("PoolTwapAggregator", self.pools[symbol].twap_oracle, "update")

@@ -13,6 +13,9 @@ alike); call it before the provider connects.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Any, Iterator
+
 STEPS_TRACING_FLAG = "--steps-tracing"
 # Four states cover what the simulator asks of the past: tracing a transaction of the latest
 # block for its revert reason.
@@ -34,3 +37,23 @@ def lean_anvil(prune_history: bool = True) -> None:
     build_command.is_lean_anvil = True  # type: ignore[attr-defined]
     build_command.original = original  # type: ignore[attr-defined]
     FoundryProvider.build_command = build_command  # the fork provider calls it through super()
+
+
+@contextmanager
+def connected(network: str) -> Iterator[Any]:
+    """The connected Ape provider, connecting to ``network`` if nothing is connected yet."""
+    from ape import networks
+
+    if networks.active_provider is not None and networks.active_provider.is_connected:
+        yield networks.active_provider
+        return
+    lean_anvil()
+    with networks.parse_network_choice(network) as provider:
+        yield provider
+
+
+def node_uri(provider: Any) -> str:
+    uri = getattr(provider, "http_uri", None) or getattr(provider, "uri", None)
+    if not uri:
+        raise RuntimeError(f"the provider {provider.name!r} has no HTTP endpoint; the simulator needs an anvil node")
+    return uri

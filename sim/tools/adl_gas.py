@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sim.deploy import deploy_feed, deploy_token
+from sim.tools.ape_deploy import deploy_feed, deploy_token
 from sim.units import WAD, to_units
 
 

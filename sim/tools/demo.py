@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.deploy import SpotMarket, deploy_spot_market, deploy_token
+from sim.tools.ape_deploy import SpotMarket, deploy_spot_market, deploy_token
 from sim.units import from_units, from_usd_price, to_units
 
 

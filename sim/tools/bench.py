@@ -1,12 +1,12 @@
 """The benchmark: a scenario scaled to N agents, end to end against the node's own ceiling.
 
-``python -m sim.bench`` (``make bench``) runs, for each agent count, one child process that
+``python -m sim.tools.bench`` (``make bench``) runs, for each agent count, one child process that
 connects its own anvil and measures three things on the same workload:
 
 * ``tx_per_s`` — the simulator end to end: set-up, agents deciding, sending, mining, reading
   state back and recording, every transaction of the run counted;
 * ``replay_tx_per_s`` — the same transactions replayed by raw batched JSON-RPC, byte for byte as
-  the run sent them, into a fresh node from the same starting state (:mod:`sim.replay`); the
+  the run sent them, into a fresh node from the same starting state (:mod:`sim.chain.replay`); the
   replay must end on the run's state root;
 * ``naive_tx_per_s`` — a sample of the run's first agent transactions after set-up, sent one by
   one as Ape contract calls (``contract.method(*args, sender=account)``) from the state they
@@ -26,12 +26,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import click
 
-from sim.chain import Chain, MinedBlock, SentTx
+from sim.chain import AnvilBackend, MinedBlock, SentTx
 
 DEFAULT_SCALES = (100, 1_000, 10_000)
 DEFAULT_BLOCKS = 120  # through oct10's crash (blocks 60-100) and the first of the recovery
@@ -43,11 +44,11 @@ NAIVE_SAMPLE_TX = 200
 
 def measure(scenario_path: Path, agents: int, blocks: int, work_dir: Path, naive_sample: int, network: str) -> dict[str, Any]:
     """Run the scaled scenario once, journaled; replay it; send the naive sample. One node."""
-    from sim.cascade import CascadeModel, connected, node_uri, run_blocks
+    from sim.chain.node import connected, node_uri
+    from sim.chain.replay import JournalWriter, peak_rss_mb, replay
     from sim.protocol import load_artifacts
-    from sim.replay import JournalWriter, peak_rss_mb, replay
-    from sim.scaling import scale_population
     from sim.scenario import load_scenario
+    from sim.tools.scaling import scale_population
 
     scenario = scale_population(load_scenario(scenario_path), agents, blocks)
     artifacts = load_artifacts()
@@ -57,67 +58,89 @@ def measure(scenario_path: Path, agents: int, blocks: int, work_dir: Path, naive
                 "the benchmark needs a node it starts itself (its memory is measured); another node is already "
                 f"listening at {node_uri(provider)}: stop it and run again"
             )
-        chain = Chain(node_uri(provider))
-        model = CascadeModel(scenario, chain, artifacts)
-        node_state = chain.snapshot_settings()
-        start_block, _ = chain.head()
-        journal = JournalWriter(work_dir / f"journal-{agents}.bin")
-        marks: dict[str, int] = {}
-        sample: list[SentTx] = []
-
-        def after_setup() -> None:
-            marks["setup_entries"] = journal.entries
-            marks["setup_tx"] = chain.tx_count
-
-        def after_block(mined: MinedBlock) -> None:
-            if len(sample) < naive_sample:
-                sample.extend(in_block_order(mined)[: naive_sample - len(sample)])
-
-        chain.journal = journal
-        started = time.perf_counter()
-        try:
-            run_blocks(model, progress=True, after_setup=after_setup, after_block=after_block)
-        finally:
-            wall_s = time.perf_counter() - started
-            chain.journal = None
-            journal.close()
-        head = chain.request("eth_getBlockByNumber", ["latest", False])
-        tx = chain.tx_count
-        mined_blocks = int(head["number"], 16) - start_block
-        chain.restore_settings(node_state)
-
-        print(f"replaying {tx:,} transactions into a fresh node ...", file=sys.stderr, flush=True)
-        replayed = replay(journal.path, provider.build_command())
-        if replayed.state_root != head["stateRoot"]:
+        chain = AnvilBackend(node_uri(provider))
+        run = _journaled_run(scenario, chain, artifacts, JournalWriter(work_dir / f"journal-{agents}.bin"), naive_sample)
+        print(f"replaying {run.tx:,} transactions into a fresh node ...", file=sys.stderr, flush=True)
+        replayed = replay(run.journal.path, provider.build_command())
+        if replayed.state_root != run.state_root:
             raise click.ClickException(
-                f"the replay ended on state root {replayed.state_root}, the run on {head['stateRoot']}: "
+                f"the replay ended on state root {replayed.state_root}, the run on {run.state_root}: "
                 "the journal does not reproduce the run"
             )
-        print(f"sending {len(sample)} of the run's transactions one by one through Ape ...", file=sys.stderr, flush=True)
-        naive = naive_baseline(chain, journal.path, marks["setup_entries"], sample)
+        print(f"sending {len(run.sample)} of the run's transactions one by one through Ape ...", file=sys.stderr, flush=True)
+        naive = naive_baseline(chain, run.journal.path, run.setup_entries, run.sample)
         node_peak = peak_rss_mb(provider.process.pid)
-    journal.path.unlink()
+    run.journal.path.unlink()
     return {
         "agents": agents,
-        "tx": tx,
-        "blocks": mined_blocks,
-        "wall_s": round(wall_s, 3),
-        "tx_per_s": round(tx / wall_s, 1),
-        "replay_tx_per_s": round(tx / replayed.wall_s, 1),
+        "tx": run.tx,
+        "blocks": run.mined_blocks,
+        "wall_s": round(run.wall_s, 3),
+        "tx_per_s": round(run.tx / run.wall_s, 1),
+        "replay_tx_per_s": round(run.tx / replayed.wall_s, 1),
         "naive_tx_per_s": round(naive["tx"] / naive["wall_s"], 1),
         "peak_rss_mb_python": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "peak_rss_mb_node": round(node_peak, 1),
         "scenario": scenario.name,
         "scenario_blocks": scenario.blocks,
-        "setup_tx": marks["setup_tx"],
-        "failed_tx": model.recorder.failed_tx,
+        "setup_tx": run.setup_tx,
+        "failed_tx": run.failed_tx,
         "replay_wall_s": round(replayed.wall_s, 3),
-        "state_root": head["stateRoot"],  # the replay's too: measure() stops otherwise
+        "state_root": run.state_root,  # the replay's too: measure() stops otherwise
         "peak_rss_mb_replay_node": round(replayed.peak_rss_mb_node, 1),
         "naive_sample_tx": naive["tx"],
         "naive_reverted": naive["reverted"],
         "naive_wall_s": round(naive["wall_s"], 3),
     }
+
+
+@dataclass
+class JournaledRun:
+    """What the benchmark keeps of the simulator's own run."""
+
+    journal: Any
+    sample: list[SentTx]
+    setup_entries: int
+    setup_tx: int
+    tx: int
+    failed_tx: int
+    mined_blocks: int
+    wall_s: float
+    state_root: str
+
+
+def _journaled_run(scenario: Any, chain: AnvilBackend, artifacts: Any, journal: Any, naive_sample: int) -> JournaledRun:
+    """Run the model end to end with every state-changing request journaled, then put the node
+    back; keep the first ``naive_sample`` agent transactions after set-up."""
+    from sim.model import CascadeModel, run_blocks
+    from sim.protocol import ProtocolSession
+
+    model = CascadeModel(scenario, ProtocolSession(chain, artifacts))
+    node_state = chain.checkpoint()
+    start_block, _ = chain.head()
+    marks: dict[str, int] = {}
+    sample: list[SentTx] = []
+
+    def after_setup() -> None:
+        marks["setup_entries"] = journal.entries
+        marks["setup_tx"] = chain.tx_count
+
+    def after_block(mined: MinedBlock) -> None:
+        if len(sample) < naive_sample:
+            sample.extend(in_block_order(mined)[: naive_sample - len(sample)])
+
+    chain.journal = journal
+    started = time.perf_counter()
+    try:
+        run_blocks(model, progress=True, after_setup=after_setup, after_block=after_block)
+    finally:
+        wall_s = time.perf_counter() - started
+        chain.journal = None
+        journal.close()
+    head = chain.request("eth_getBlockByNumber", ["latest", False])
+    chain.restore(node_state)
+    return JournaledRun(journal, sample, marks["setup_entries"], marks["setup_tx"], chain.tx_count,
+                        model.recorder.failed_tx, int(head["number"], 16) - start_block, wall_s, head["stateRoot"])
 
 
 def in_block_order(mined: MinedBlock) -> list[SentTx]:
@@ -126,7 +149,7 @@ def in_block_order(mined: MinedBlock) -> list[SentTx]:
     return [by_hash[r["transactionHash"]] for r in mined.receipts]
 
 
-def naive_baseline(chain: Chain, journal: Path, setup_entries: int, sample: Sequence[SentTx]) -> dict[str, Any]:
+def naive_baseline(chain: AnvilBackend, journal: Path, setup_entries: int, sample: Sequence[SentTx]) -> dict[str, Any]:
     """Bring the node to the state after set-up (the journal's first ``setup_entries`` bodies),
     then send ``sample`` one transaction at a time through Ape contract calls, automining, the
     way a script written against Ape would. The node is reverted afterwards."""
@@ -134,9 +157,9 @@ def naive_baseline(chain: Chain, journal: Path, setup_entries: int, sample: Sequ
     from ape.exceptions import ApeException
     from eth_utils import to_checksum_address
 
-    from sim.replay import post_bodies, read_journal
+    from sim.chain.replay import post_bodies, read_journal
 
-    state = chain.snapshot_settings()
+    state = chain.checkpoint()
     try:
         post_bodies(chain.uri, read_journal(journal, stop=setup_entries))
         chain.request("evm_setAutomine", [True])
@@ -157,7 +180,7 @@ def naive_baseline(chain: Chain, journal: Path, setup_entries: int, sample: Sequ
                 reverted += 1
         wall_s = time.perf_counter() - started
     finally:
-        chain.restore_settings(state)
+        chain.restore(state)
     return {"tx": len(sample), "reverted": reverted, "wall_s": wall_s}
 
 
@@ -217,7 +240,7 @@ def run_child(scenario: Path, agents: int, blocks: int, naive_sample: int, netwo
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
         result_file = Path(work) / "result.json"
         command = [
-            sys.executable, "-m", "sim.bench", "--child", "--scenario", str(scenario), "--agents", str(agents),
+            sys.executable, "-m", "sim.tools.bench", "--child", "--scenario", str(scenario), "--agents", str(agents),
             "--blocks", str(blocks), "--naive-sample", str(naive_sample), "--network", network,
             "--work-dir", work, "--result", str(result_file),
         ]
@@ -242,8 +265,8 @@ def run_child(scenario: Path, agents: int, blocks: int, naive_sample: int, netwo
 def main(scenario: Path, agent_counts: str, blocks: int, naive_sample: int, network: str, out: Path,
          child: bool, work_dir: Path | None, result: Path | None) -> None:
     """Benchmark the simulator against the node's replay ceiling and a naive Ape baseline."""
+    from sim.chain.node import lean_anvil
     from sim.files import write_atomic
-    from sim.node import lean_anvil
 
     try:
         counts = [int(part) for part in agent_counts.split(",") if part.strip()]
@@ -272,8 +295,8 @@ def main(scenario: Path, agent_counts: str, blocks: int, naive_sample: int, netw
 
 def _check_scales(scenario: Path, counts: list[int], blocks: int) -> None:
     """Every scaled scenario is valid before the first node starts."""
-    from sim.scaling import scale_population
     from sim.scenario import ScenarioError, load_scenario
+    from sim.tools.scaling import scale_population
 
     try:
         base = load_scenario(scenario)

@@ -1,6 +1,6 @@
 """The node's own ceiling for a run: its state-changing requests, journaled and replayed.
 
-While a run is journaled (``Chain.journal``), every request body that changes the node's state is
+While a run is journaled (``AnvilBackend.journal``), every request body that changes the node's state is
 appended to a file exactly as it was sent: gas funding, node settings, each block's
 ``eth_sendTransaction`` batch and its ``evm_mine``. Reads (``eth_call``, traces, logs, nonces) are
 not journaled. :func:`replay` posts those bodies, in order and unchanged, to a fresh node started

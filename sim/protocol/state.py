@@ -12,12 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from sim.amm import MAX_UINT256
-from sim.chain import Chain, RpcError
+from sim.chain import Backend, RpcError
+from sim.protocol.amm import MAX_UINT256
+from sim.protocol.calls import Protocol
 from sim.units import WAD
-from sim.protocol import Protocol
-
-
 
 
 @dataclass(frozen=True)
@@ -82,6 +80,12 @@ class Snapshot:
     def perp_position(self, account: str, market: str) -> PerpPos | None:
         return self.perp_positions.get(market, {}).get(account)
 
+    def pool_base_of(self, account: str, symbol: str) -> int:
+        """The base tokens behind ``account``'s LP shares of ``symbol``'s pool."""
+        shares = self.balance(account, lp_symbol(symbol))
+        total = self.pool_shares.get(symbol, 0)
+        return self.pool_reserves[symbol][0] * shares // total if total else 0
+
 
 def lp_symbol(pool_symbol: str) -> str:
     """The key under which an account's LP shares of a pool appear in ``Snapshot.balances``."""
@@ -103,8 +107,8 @@ class StateReader:
     * perp positions, per market: its holders in ``previous`` plus the touched accounts.
     """
 
-    def __init__(self, chain: Chain, protocol: Protocol, accounts: Sequence[str]):
-        self.chain = chain
+    def __init__(self, backend: Backend, protocol: Protocol, accounts: Sequence[str]):
+        self.backend = backend
         self.protocol = protocol
         self.accounts = list(accounts)
         self._order = {a: i for i, a in enumerate(self.accounts)}
@@ -136,7 +140,7 @@ class StateReader:
         p = self.protocol
         for symbol, pool in p.pools.items():
             def reserves(s: Snapshot, out: tuple, symbol=symbol, pool=pool) -> None:
-                r0, r1, _ = out
+                r0, r1 = out.reserve0, out.reserve1
                 s.pool_reserves[symbol] = (r0, r1) if pool.base_is_token0 else (r1, r0)
             self._add("ConstantProductPool", pool.address, "getReserves", (), reserves)
             self._add("ConstantProductPool", pool.address, "totalSupply", (),
@@ -144,7 +148,8 @@ class StateReader:
         for symbol in p.lending_oracles:
             token = p.tokens[symbol].address
             self._add("LendingPool", p.lending, "getReserveData", (token,),
-                      lambda s, out, symbol=symbol: s.reserves.__setitem__(symbol, ReserveSnap(*out[:4])))
+                      lambda s, out, symbol=symbol: s.reserves.__setitem__(symbol, ReserveSnap(
+                          supplied=out.totalSupplied, debt=out.totalDebt, cash=out.cash, deficit=out.deficit)))
             self._add("LendingPool", p.lending, "getAssetPrice", (token,),
                       lambda s, out, symbol=symbol: s.lending_prices.__setitem__(symbol, None if out is None else out[0]),
                       optional=True)
@@ -170,15 +175,15 @@ class StateReader:
             def apply(s: Snapshot, out: tuple | None) -> None:
                 parts[name] = out
                 if len(parts) == 2:
-                    market = parts["market"][0]
+                    market = parts["market"][0]  # the Market struct, by field name
                     s.markets[symbol] = MarketSnap(
-                        mark_wad=market[4] * WAD // market[3],  # PerpExchange._markPrice: vQuote × WAD / vBase
+                        mark_wad=market.vQuote * WAD // market.vBase,  # PerpExchange._markPrice: vQuote × WAD / vBase
                         index_wad=None if parts["index"] is None else parts["index"][0],
-                        v_base_wad=market[3],
-                        v_quote_wad=market[4],
-                        long_base_wad=market[15],
-                        short_base_wad=market[16],
-                        cumulative_funding_wad=market[14],
+                        v_base_wad=market.vBase,
+                        v_quote_wad=market.vQuote,
+                        long_base_wad=market.longBase,
+                        short_base_wad=market.shortBase,
+                        cumulative_funding_wad=market.cumulativeFundingWad,
                     )
                     parts.clear()
             return apply
@@ -192,31 +197,37 @@ class StateReader:
         if not p.lending:
             return []
         codec = p.codecs["LendingPool"]
-        raw = self.chain.call_many([(p.lending, codec.encode_call("getReservesList"))])[0]
+        raw = self.backend.call_many([(p.lending, codec.encode_call("getReservesList"))])[0]
         if isinstance(raw, RpcError):
             raise raw
         symbol_of = {t.address.lower(): symbol for symbol, t in p.tokens.items()}
         return [symbol_of[address.lower()] for address in codec.decode_output("getReservesList", raw)[0]]
 
+    def _accounts_to_read(
+        self, previous: Snapshot | None, touched: Iterable[str]
+    ) -> tuple[list[str], list[str], dict[str, list[str]]]:
+        """The accounts whose balances, lending positions and (per market) perp positions a read
+        asks for: everyone in a full read, else those that can have changed (see the class)."""
+        markets = self.protocol.markets
+        if previous is None:
+            everyone = self.accounts
+            return everyone, everyone, {m: everyone for m in markets}
+        fresh = {a for a in touched if a in self._order}
+        lending_accounts = sorted(fresh | previous.lending_positions.keys())  # every debtor holds a position
+        return sorted(fresh), lending_accounts, {m: sorted(fresh | previous.perp_positions.get(m, {}).keys()) for m in markets}
+
     def _account_requests(self, previous: Snapshot | None, touched: Iterable[str]) -> list[tuple[tuple[str, str], Callable[[Snapshot, Any], None]]]:
         """The per-account calls of one read, and decoders that fill the new snapshot's account
         tables (rows carried over from ``previous`` where the account is not read)."""
         p = self.protocol
-        if previous is None:
-            everyone = self.accounts
-            balance_accounts, lending_accounts, market_accounts = everyone, everyone, {m: everyone for m in p.markets}
-        else:
-            fresh = {a for a in touched if a in self._order}
-            balance_accounts = sorted(fresh)
-            lending_accounts = sorted(fresh | previous.lending_positions.keys())  # every debtor holds a position
-            market_accounts = {m: sorted(fresh | previous.perp_positions.get(m, {}).keys()) for m in p.markets}
+        balance_accounts, lending_accounts, market_accounts = self._accounts_to_read(previous, touched)
         requests = []
         symbols, assets = self._token_symbols, self._lending_assets
 
         width = len(symbols)
 
         def balances(s: Snapshot, out: tuple) -> None:
-            flat = out[0]
+            flat = out.balances
             s.balances = self._carried(
                 previous.balances if previous else None, balance_accounts,
                 lambda i: {sym: flat[i * width + j] for j, sym in enumerate(symbols) if flat[i * width + j]},
@@ -226,7 +237,7 @@ class StateReader:
         if assets:
 
             def lending(s: Snapshot, out: tuple) -> None:
-                collateral, debt, health = out
+                collateral, debt, health = out.collateral, out.debt, out.healthFactorWad
                 n = len(assets)
                 s.lending_positions = self._carried(
                     previous.lending_positions if previous else None, lending_accounts,
@@ -241,7 +252,9 @@ class StateReader:
             traders = market_accounts[symbol]
 
             def positions(s: Snapshot, out: tuple, symbol: str = symbol, traders: list[str] = traders) -> None:
-                size, margin, notional, pnl, funding, liquidatable = out[0]
+                view = out[0]  # PositionsView, by field name
+                size, margin, notional, pnl = view.sizeBase, view.margin, view.openNotional, view.unrealizedPnl
+                funding, liquidatable = view.pendingFunding, view.liquidatable
                 carried = previous.perp_positions.get(symbol, {}) if previous else None
                 s.perp_positions[symbol] = self._carried(
                     carried, traders,
@@ -287,7 +300,7 @@ class StateReader:
         account_requests = self._account_requests(previous, touched)
         calls = self._calls + [call for call, _ in account_requests]
         decoders = self._decoders + [decode for _, decode in account_requests]
-        for decode, raw in zip(decoders, self.chain.call_many(calls)):
+        for decode, raw in zip(decoders, self.backend.call_many(calls)):
             decode(snapshot, raw)
         return snapshot
 

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from sim.agents import POPULATIONS
 from sim.scenario import Distribution, LogNormal, Scenario, ScenarioError, Uniform, parse_scenario
 
-GROWN = ("whales", "market_makers", "noise")  # populations that grow with the agent count
-FIXED = ("liquidators", "arbitrageurs")
+GROWN = tuple(name for name, kind in POPULATIONS.items() if kind.grows_with_scale)  # grow with the agent count
+FIXED = tuple(name for name, kind in POPULATIONS.items() if not kind.grows_with_scale)
 
 
 def population_agents(scenario: Scenario) -> int:
     """The scenario's agents: every population member (the keeper and passive capital excluded)."""
-    return sum(pop.count for name in GROWN + FIXED for pop in getattr(scenario.agents, name))
+    return sum(pop.count for _, _, pop in scenario.populations())
 
 
 def scaled_distribution(dist: Distribution, factor: float) -> Any:
@@ -59,8 +60,8 @@ def scale_population(scenario: Scenario, agents: int, blocks: int | None = None)
 
     Raises :class:`ValueError` when ``agents`` cannot hold the fixed bots plus one member of each
     growing population."""
-    fixed = sum(pop.count for name in FIXED for pop in getattr(scenario.agents, name))
-    grown_pops = [(name, i, pop) for name in GROWN for i, pop in enumerate(getattr(scenario.agents, name))]
+    fixed = sum(pop.count for name, _, pop in scenario.populations() if name in FIXED)
+    grown_pops = [(name, i, pop) for name, i, pop in scenario.populations() if name in GROWN]
     if not grown_pops:
         raise ValueError(f"scenario {scenario.name!r} has no whale, market-maker or noise population to grow")
     if agents < fixed + len(grown_pops):

@@ -1,0 +1,30 @@
+"""The chain layer: the backend seam and its anvil implementation, the ABI codec, the node
+launcher, and the journal/replay of state-changing requests.
+
+Imports nothing from the layers above it (protocol, agents, record, report, model)."""
+
+from sim.chain.anvil import AnvilBackend
+from sim.chain.backend import (
+    DEFAULT_TX_GAS,
+    GWEI,
+    Backend,
+    Call,
+    MinedBlock,
+    Order,
+    RpcError,
+    SentTx,
+    create_address,
+)
+
+__all__ = [
+    "AnvilBackend",
+    "Backend",
+    "Call",
+    "DEFAULT_TX_GAS",
+    "GWEI",
+    "MinedBlock",
+    "Order",
+    "RpcError",
+    "SentTx",
+    "create_address",
+]

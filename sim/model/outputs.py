@@ -1,0 +1,119 @@
+"""A run's outputs: the three tables, the typed summary, and the files they are written to."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.files import write_atomic
+from sim.model.model import CascadeModel
+from sim.record import AgentKind, Summary
+from sim.record.metrics import (
+    depth_figures,
+    fund_figures,
+    liquidation_figures,
+    market_maker_delta_figures,
+    pnl_by_type,
+    price_figures,
+)
+from sim.record.summary import AgentFigures, MarketFigures, MarketMakerFigures, PnlFigures, ShockBlocks
+
+TABLES = ("timeseries", "events", "agents")
+
+
+@dataclass
+class RunResult:
+    """What ``run_cascade`` returns: the output directory, the tables, and the summary both typed
+    (``figures``) and as written to ``summary.json`` (``summary``, a dict)."""
+
+    out_dir: Path
+    figures: Summary
+    timeseries: pd.DataFrame
+    events: pd.DataFrame
+    agents: pd.DataFrame
+    summary: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.summary = self.figures.to_dict()
+
+
+def build_summary(
+    model: CascadeModel, timeseries: pd.DataFrame, events: pd.DataFrame, agents: pd.DataFrame, wall_s: float,
+    status: str, **outcome: Any,
+) -> Summary:
+    """The run's headline figures, from the tables and what the model counted."""
+    s = model.scenario
+    crash = s.shock.crash
+    liquidations = liquidation_figures(events) if not events.empty or "kind" in events else None
+    return Summary(
+        scenario=s.name,
+        seed=s.seed,
+        blocks=model.block,
+        block_time_s=s.block_time_s,
+        tx_count=model.session.tx_count,
+        failed_tx_count=model.recorder.failed_tx if model.recorder else 0,
+        wall_s=round(wall_s, 3),
+        shock=ShockBlocks(crash.start_block if crash else None, crash.start_block + crash.duration_blocks if crash else None),
+        liquidations=liquidations,
+        markets=_market_figures(model, timeseries) if not timeseries.empty else None,
+        agents=_agent_figures(model, timeseries, agents, liquidations) if not agents.empty else None,
+        status=status,
+        **outcome,
+    )
+
+
+def _market_figures(model: CascadeModel, timeseries: pd.DataFrame) -> MarketFigures:
+    fund, bad_debt = fund_figures(timeseries)
+    drawdown, amplification = price_figures(timeseries, model.scenario.volatile_assets)
+    return MarketFigures(fund, bad_debt, drawdown, amplification, depth_figures(timeseries, [p.asset for p in model.scenario.pools]))
+
+
+def _agent_figures(model: CascadeModel, timeseries: pd.DataFrame, agents: pd.DataFrame, liquidations: Any) -> AgentFigures:
+    crash = model.scenario.shock.crash
+    before_shock = max(crash.start_block - 1, 0) if crash else model.block
+    first_adl = liquidations.adl.first_block if liquidations is not None else None
+    market_makers = MarketMakerFigures(
+        pnl_usd=pnl_by_type(agents, AgentKind.MARKET_MAKER),
+        net_delta=market_maker_delta_figures(timeseries, before_shock, first_adl) if not timeseries.empty else None,
+        hedge_failures=sum(mm.hedge_failures for mm in model.market_makers),
+        withdrew_liquidity=sum(1 for mm in model.market_makers if mm.withdrew_at_block is not None),
+    )
+    return AgentFigures(
+        market_makers=market_makers,
+        whales=PnlFigures(pnl_by_type(agents, AgentKind.WHALE)),
+        liquidators=PnlFigures(pnl_by_type(agents, AgentKind.LIQUIDATOR)),
+        arbitrageurs=PnlFigures(pnl_by_type(agents, AgentKind.ARBITRAGEUR)),
+    )
+
+
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def write_outputs(out_dir: Path, model: CascadeModel, wall_s: float, status: str, **outcome: Any) -> RunResult:
+    """Write the tables, the summary and the report; each file replaced atomically."""
+    from sim.report import PLOT_FILES, REPORT_FILE, write_report  # matplotlib is only needed here
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    recorder = model.recorder
+    timeseries = recorder.timeseries(model.scenario.block_time_s) if recorder else pd.DataFrame()
+    events = recorder.events_frame() if recorder else pd.DataFrame()
+    agents = recorder.agents_frame() if recorder else pd.DataFrame()
+    result = RunResult(out_dir, build_summary(model, timeseries, events, agents, wall_s, status, **outcome),
+                       timeseries, events, agents)
+    for name, frame in zip(TABLES, (timeseries, events, agents)):
+        write_atomic(out_dir / f"{name}.parquet", _parquet_bytes(frame))
+    write_atomic(out_dir / "summary.json", (json.dumps(result.summary, indent=2) + "\n").encode())
+    if not timeseries.empty:
+        write_report(out_dir, timeseries, events, agents, result.summary)
+    else:  # nothing to plot: leave no report of an earlier run beside this summary
+        for name in (REPORT_FILE, *PLOT_FILES):
+            (out_dir / name).unlink(missing_ok=True)
+    return result

@@ -1,0 +1,35 @@
+"""The protocol layer: the compiled contracts, their deployment, the one place calls are encoded
+(:class:`Protocol`), the batched reads that build a :class:`Snapshot`, and
+:class:`ProtocolSession`, the door through which the model reaches the chain.
+
+Imports the chain layer and the scenario; nothing from agents, record, report or model."""
+
+from sim.chain import Call, MinedBlock, Order, SentTx
+from sim.protocol.artifacts import CONTRACTS, Artifact, load_artifacts
+from sim.protocol.calls import MarketInfo, PoolInfo, Protocol, Token
+from sim.protocol.deploy import SetupError
+from sim.protocol.session import DEFAULT_NETWORK, ProtocolSession, open_session
+from sim.protocol.state import MarketSnap, PerpPos, ReserveSnap, Snapshot, lp_symbol
+
+__all__ = [
+    "Artifact",
+    "CONTRACTS",
+    "Call",
+    "DEFAULT_NETWORK",
+    "MarketInfo",
+    "MarketSnap",
+    "MinedBlock",
+    "Order",
+    "PerpPos",
+    "PoolInfo",
+    "Protocol",
+    "ProtocolSession",
+    "ReserveSnap",
+    "SentTx",
+    "SetupError",
+    "Snapshot",
+    "Token",
+    "load_artifacts",
+    "lp_symbol",
+    "open_session",
+]

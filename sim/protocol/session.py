@@ -1,0 +1,116 @@
+"""The protocol layer's door: everything the model asks of the chain goes through a
+:class:`ProtocolSession`.
+
+A session owns the backend, the compiled contracts and (after :meth:`ProtocolSession.deploy`)
+the deployed :class:`~sim.protocol.calls.Protocol`. It sends blocks of orders, checks set-up
+blocks, reads :class:`~sim.protocol.state.Snapshot` s and checks that no token was created or
+destroyed. The model never sees the backend, the ABI codec or JSON-RPC.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+from sim.chain import AnvilBackend, Backend, MinedBlock, Order
+from sim.chain.node import connected, node_uri
+from sim.protocol.artifacts import Artifact, load_artifacts
+from sim.protocol.calls import Protocol
+from sim.protocol.deploy import check_block, deploy_protocol
+from sim.protocol.state import StateReader
+from sim.scenario import Scenario
+from sim.scenario.prices import PricePath
+
+DEFAULT_NETWORK = "ethereum:local:foundry"
+LOGGED_CONTRACTS = ("LendingPool", "PerpExchange", "MockAggregator", "PoolTwapAggregator")
+
+
+def log_filter(protocol: Protocol) -> dict[str, Any]:
+    """The logs a run reads: token and LP-share transfers and approvals (they tell the state reader
+    whose balances changed), every lending and perp event (the recorder's loss events among them)
+    and the oracles' updates. Nearly every successful transaction leaves one of these, which is
+    how the backend tells success without a trace (``AnvilBackend.mine``)."""
+    token = protocol.codecs["SimToken"]
+    topics = {token.event_topic("Transfer"), token.event_topic("Approval")}
+    topics.update(topic for name in LOGGED_CONTRACTS for topic in protocol.codecs[name].events)
+    return {
+        "address": [t.address for t in protocol.tokens.values()]
+        + [pool.address for pool in protocol.pools.values()]
+        + [pool.twap_oracle for pool in protocol.pools.values()]
+        + list(protocol.feeds.values())
+        + [protocol.lending, protocol.perp],
+        "topics": [sorted(topics)],
+    }
+
+
+class ProtocolSession:
+    """One run's connection to the protocol on one backend."""
+
+    def __init__(self, backend: Backend, artifacts: dict[str, Artifact]):
+        self.backend = backend
+        self.artifacts = artifacts
+        self.protocol: Protocol | None = None
+
+    @property
+    def tx_count(self) -> int:
+        """Every transaction sent so far."""
+        return self.backend.tx_count
+
+    def head(self) -> tuple[int, int]:
+        """(number, timestamp) of the latest block."""
+        return self.backend.head()
+
+    def checkpoint(self) -> Any:
+        return self.backend.checkpoint()
+
+    def restore(self, checkpoint: Any) -> None:
+        self.backend.restore(checkpoint)
+
+    def prepare(self, accounts: Sequence[str]) -> None:
+        """Blocks mined on request, ``accounts`` able to send and pay for gas."""
+        self.backend.take_control()
+        self.backend.fund_gas(accounts)
+
+    def deploy(self, scenario: Scenario, prices: PricePath, deployer: str, timestamp_s: int) -> Protocol:
+        """Deploy the scenario's contracts in one block; from then on blocks carry their logs."""
+        self.protocol = deploy_protocol(self.backend, self.artifacts, scenario, prices, deployer, timestamp_s)
+        self.backend.log_filter = log_filter(self.protocol)
+        return self.protocol
+
+    def execute(self, orders: Sequence[Order], timestamp_s: int) -> MinedBlock:
+        """Send ``orders`` (``(sender, call, gas_price_wei)``) and mine them into one block."""
+        return self.backend.execute(orders, timestamp_s)
+
+    def check_setup(self, mined: MinedBlock, stage: str, who: str = "") -> None:
+        """Raise :class:`~sim.protocol.deploy.SetupError` naming the first reverted transaction."""
+        check_block(self.backend, mined, stage, self.protocol.codecs.values(), who=who)
+
+    def state_reader(self, accounts: Sequence[str]) -> StateReader:
+        """A reader of the whole protocol and of ``accounts``' balances and positions."""
+        return StateReader(self.backend, self.protocol, accounts)
+
+    def token_conservation(self, holders: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """For every token: the balances of ``holders`` and of every contract that can hold it add
+        up to its total supply (nothing created or destroyed outside mint)."""
+        p = self.protocol
+        holders = list(dict.fromkeys(list(holders) + list(p.contract_holders().values())))
+        tokens = list(p.tokens.values())
+        lens = p.codecs["StateLens"]
+        token_codec = p.codecs["SimToken"]
+        calls = [(p.state_lens, lens.encode_call("balancesOf", [t.address for t in tokens], holders))]
+        calls += [(t.address, token_codec.encode_call("totalSupply")) for t in tokens]
+        raw = self.backend.call_many(calls)
+        flat = lens.decode_output("balancesOf", raw[0]).balances
+        result = {}
+        for j, token in enumerate(tokens):
+            held = sum(flat[i * len(tokens) + j] for i in range(len(holders)))
+            supply = token_codec.decode_output("totalSupply", raw[1 + j])[0]
+            result[token.symbol] = {"total_supply": str(supply), "held": str(held), "ok": held == supply}
+        return result
+
+
+@contextmanager
+def open_session(network: str = DEFAULT_NETWORK, artifacts: dict[str, Artifact] | None = None) -> Iterator[ProtocolSession]:
+    """A session on the node of Ape network ``network`` (started when nothing is connected)."""
+    with connected(network) as provider:
+        yield ProtocolSession(AnvilBackend(node_uri(provider)), artifacts or load_artifacts())

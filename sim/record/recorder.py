@@ -1,0 +1,185 @@
+"""What a run records: tidy per-block rows, decoded loss events and per-agent equity.
+
+On-chain amounts stay integers until here; the recorder turns them into float USD columns (units
+in the column names) for pandas, and nothing it produces is fed back on chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+from typing import Protocol as Interface
+
+import pandas as pd
+
+from sim.protocol import MinedBlock, Protocol, Snapshot, lp_symbol
+from sim.record.events import EventDecoder
+from sim.record.schema import AGENT_COLUMNS, EVENT_COLUMNS, TIMESERIES_COLUMNS, AgentKind
+from sim.scenario.prices import PricePath
+from sim.units import WAD, units_float, usd_float, usd_value
+
+NAN = float("nan")
+
+
+class RecordedAgent(Interface):
+    """What the recorder reads of an agent; agents expose it, the recorder never imports them."""
+
+    agent_id: str
+    address: str
+    kind: str
+    failures: int
+    hedged_asset: str | None  # the asset whose net delta the agent reports (market makers), or None
+
+    def off_chain_usd8(self, external: dict[str, int], protocol: Protocol) -> int: ...
+
+    def net_delta_usd8(self, view: Snapshot, protocol: Protocol, external: dict[str, int]) -> int: ...
+
+
+def equity_usd8(protocol: Protocol, snapshot: Snapshot, account: str, external: dict[str, int]) -> int:
+    """Everything ``account`` owns net of debt, in 8-decimal USD at external prices: tokens, pool
+    shares (their share of both reserves), lending collateral − debt, perp margin + PnL − funding."""
+    stable = protocol.stablecoin
+    total = 0
+    for symbol, token in protocol.tokens.items():
+        total += usd_value(snapshot.balance(account, symbol), token.decimals, external[symbol])
+    for symbol in protocol.pools:
+        shares = snapshot.balance(account, lp_symbol(symbol))
+        supply = snapshot.pool_shares.get(symbol, 0)
+        if shares and supply:
+            base, quote = snapshot.pool_reserves[symbol]
+            total += usd_value(base * shares // supply, protocol.tokens[symbol].decimals, external[symbol])
+            total += usd_value(quote * shares // supply, protocol.stable.decimals, external[stable])
+    for symbol, (collateral, debt) in snapshot.lending_positions.get(account, {}).items():
+        total += usd_value(collateral - debt, protocol.tokens[symbol].decimals, external[symbol])
+    for positions in snapshot.perp_positions.values():
+        position = positions.get(account)
+        if position is not None:
+            total += usd_value(position.equity, protocol.stable.decimals, external[stable])
+    return total
+
+
+@dataclass
+class Recorder:
+    """Collects a run's tables as it goes: one ``timeseries`` row per block and asset, one
+    ``events`` row per loss event, and every agent's equity at the start and the end.
+
+    The columns are declared in :mod:`sim.record.schema`; what is recorded of an agent is what
+    :class:`RecordedAgent` exposes."""
+
+    protocol: Protocol
+    prices: PricePath
+    agents: Sequence[RecordedAgent]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    start_equity: dict[str, int] = field(default_factory=dict)
+    end_equity: dict[str, int] = field(default_factory=dict)
+    failed_tx: int = 0
+
+    def __post_init__(self) -> None:
+        self._who = {a.address.lower(): a for a in self.agents}
+        self._hedgers = [a for a in self.agents if a.hedged_asset]
+        self._events = EventDecoder(self.protocol, self._identify)
+
+    def _identify(self, address: str) -> tuple[str, str]:
+        agent = self._who.get(address.lower())
+        return (agent.agent_id, agent.kind) if agent else ("", AgentKind.UNKNOWN)
+
+    def _external(self, block: int) -> dict[str, int]:
+        return dict(zip(self.prices.symbols, self.prices.usd8[block]))
+
+    # ---------------------------------------------------------------- per block
+
+    def record_state(self, block: int, snapshot: Snapshot) -> None:
+        """One ``timeseries`` row per asset for the state after ``block``."""
+        stable_decimals = self.protocol.stable.decimals
+        external = self._external(block)
+        net_delta: dict[str, int] = {}
+        for agent in self._hedgers:
+            delta = agent.net_delta_usd8(snapshot, self.protocol, external)
+            net_delta[agent.hedged_asset] = net_delta.get(agent.hedged_asset, 0) + delta
+        common = {
+            "insurance_fund_usd": units_float(snapshot.insurance_fund, stable_decimals),
+            "perp_bad_debt_usd": units_float(snapshot.perp_bad_debt, stable_decimals),
+        }
+        for j, symbol in enumerate(self.prices.symbols):
+            row: dict[str, Any] = dict.fromkeys(TIMESERIES_COLUMNS, NAN)
+            del row["time_s"]  # derived from the block when the table is built
+            row.update(block=block, timestamp_s=snapshot.timestamp_s, asset=symbol,
+                       external_price_usd=float(self.prices.usd[block, j]), **common)
+            if symbol in net_delta:
+                row["market_maker_net_delta_usd"] = usd_float(net_delta[symbol])
+            self._venue_columns(row, snapshot, symbol, external[symbol])
+            self.rows.append(row)
+
+    def _venue_columns(self, row: dict[str, Any], snapshot: Snapshot, symbol: str, external8: int) -> None:
+        """Fill the pool, lending and perp columns of ``symbol``'s row where it has those venues."""
+        stable_decimals = self.protocol.stable.decimals
+        decimals = self.protocol.tokens[symbol].decimals
+        if symbol in snapshot.pool_reserves:
+            base, quote = snapshot.pool_reserves[symbol]
+            row["amm_price_usd"] = units_float(quote, stable_decimals) / units_float(base, decimals) if base else NAN
+            row["pool_depth_usd"] = units_float(quote, stable_decimals)
+        if symbol in snapshot.reserves:
+            reserve = snapshot.reserves[symbol]
+            oracle = snapshot.lending_prices.get(symbol)
+            row["oracle_price_usd"] = usd_float(oracle) if oracle else NAN
+            row["lending_supplied_usd"] = usd_float(usd_value(reserve.supplied, decimals, external8))
+            row["lending_debt_usd"] = usd_float(usd_value(reserve.debt, decimals, external8))
+            row["lending_deficit_usd"] = usd_float(usd_value(reserve.deficit, decimals, external8))
+        if symbol in snapshot.markets:
+            market = snapshot.markets[symbol]
+            mark = market.mark_wad / WAD
+            row["mark_price_usd"] = mark
+            row["index_price_usd"] = market.index_wad / WAD if market.index_wad else NAN
+            row["open_interest_long_usd"] = market.long_base_wad / WAD * mark
+            row["open_interest_short_usd"] = market.short_base_wad / WAD * mark
+            row["funding_cumulative_usd_per_base"] = market.cumulative_funding_wad / WAD
+
+    def record_block(self, block: int, mined: MinedBlock, before: Snapshot) -> None:
+        """Decode the loss events of a mined block (``before`` gives liquidated sides for ADL)."""
+        self.failed_tx += len(mined.failed())
+        external = self._external(block)
+        for receipt in mined.receipts:
+            if receipt["status"] != "0x1":
+                continue
+            for log in receipt["logs"]:
+                decoded = self._events.decode(log)
+                if decoded is not None:
+                    self.events.append(self._events.row(block, mined.timestamp_s, decoded, before, external))
+
+    # ---------------------------------------------------------------- equity
+
+    def record_equity(self, snapshot: Snapshot, block: int, start: bool) -> None:
+        external = self._external(block)
+        target = self.start_equity if start else self.end_equity
+        for agent in self.agents:
+            on_chain = equity_usd8(self.protocol, snapshot, agent.address, external)
+            target[agent.address] = on_chain + agent.off_chain_usd8(external, self.protocol)
+
+    # ---------------------------------------------------------------- tables
+
+    def timeseries(self, block_time_s: int) -> pd.DataFrame:
+        if not self.rows:
+            return pd.DataFrame()
+        frame = pd.DataFrame(self.rows, columns=[c for c in TIMESERIES_COLUMNS if c != "time_s"])
+        frame.insert(TIMESERIES_COLUMNS.index("time_s"), "time_s", frame["block"] * block_time_s)
+        return frame
+
+    def events_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.events, columns=list(EVENT_COLUMNS))
+
+    def agents_frame(self) -> pd.DataFrame:
+        rows = []
+        for agent in self.agents:
+            start = self.start_equity.get(agent.address)
+            end = self.end_equity.get(agent.address)
+            rows.append({
+                "agent_id": agent.agent_id,
+                "agent_type": agent.kind,
+                "address": agent.address,
+                "start_equity_usd": usd_float(start) if start is not None else NAN,
+                "end_equity_usd": usd_float(end) if end is not None else NAN,
+                "pnl_usd": usd_float(end - start) if start is not None and end is not None else NAN,
+                "failed_tx": agent.failures,
+            })
+        return pd.DataFrame(rows, columns=list(AGENT_COLUMNS))

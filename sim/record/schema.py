@@ -1,0 +1,67 @@
+"""The vocabulary of a run's outputs, declared once: event kinds, agent kinds, venues and sides,
+and the columns of every table (units in the names).
+
+Plain strings, so tables hold ordinary ``str`` values; every module that writes or reads a kind or
+a column takes it from here. A leaf module: it imports nothing from ``sim``."""
+
+from __future__ import annotations
+
+from typing import Final
+
+
+class EventKind:
+    """``events.kind``: what happened."""
+
+    LENDING_LIQUIDATION: Final = "lending_liquidation"
+    LENDING_DEFICIT: Final = "lending_deficit"
+    PERP_LIQUIDATION: Final = "perp_liquidation"
+    ADL_FILL: Final = "adl_fill"
+    PERP_BAD_DEBT: Final = "perp_bad_debt"
+
+    LIQUIDATIONS: Final = (LENDING_LIQUIDATION, PERP_LIQUIDATION)
+    FUND_EXHAUSTED: Final = (ADL_FILL, PERP_BAD_DEBT)  # the insurance fund no longer covered a loss
+
+
+class AgentKind:
+    """``agents.agent_type`` and ``events.agent_type``: what an account is."""
+
+    KEEPER: Final = "keeper"
+    PASSIVE_LP: Final = "passive_lp"
+    PASSIVE_LENDER: Final = "passive_lender"
+    WHALE: Final = "whale"
+    MARKET_MAKER: Final = "market_maker"
+    LIQUIDATOR: Final = "liquidator"
+    ARBITRAGEUR: Final = "arbitrageur"
+    NOISE: Final = "noise"
+    UNKNOWN: Final = "unknown"  # an address that is no agent of the run
+
+
+class Venue:
+    LENDING: Final = "lending"
+    PERP: Final = "perp"
+
+
+class Side:
+    LONG: Final = "long"
+    SHORT: Final = "short"
+    UNKNOWN: Final = "unknown"
+
+
+EVENT_COLUMNS: Final = (
+    "block", "timestamp_s", "tx_hash", "log_index", "kind", "venue", "account", "agent_id", "agent_type",
+    "side", "asset", "counterparty", "counterparty_type", "notional_usd", "size",
+)
+"""``events.parquet``: one row per loss event (liquidation, deficit, ADL fill, bad debt)."""
+
+TIMESERIES_COLUMNS: Final = (
+    "block", "timestamp_s", "time_s", "asset", "external_price_usd", "amm_price_usd", "oracle_price_usd",
+    "mark_price_usd", "index_price_usd", "pool_depth_usd", "lending_supplied_usd", "lending_debt_usd",
+    "lending_deficit_usd", "open_interest_long_usd", "open_interest_short_usd", "insurance_fund_usd",
+    "perp_bad_debt_usd", "funding_cumulative_usd_per_base", "market_maker_net_delta_usd",
+)
+"""``timeseries.parquet``: one row per block and asset (``time_s`` = block × block time)."""
+
+AGENT_COLUMNS: Final = (
+    "agent_id", "agent_type", "address", "start_equity_usd", "end_equity_usd", "pnl_usd", "failed_tx",
+)
+"""``agents.parquet``: one row per agent, equity at external prices before and after the run."""

@@ -1,0 +1,110 @@
+"""Problems one field cannot see alone: references between sections, oracle sources, leverage
+against the markets' margins. Each population checks its own references
+(``reference_problems``); the checks here loop over every population without naming them."""
+
+from __future__ import annotations
+
+from sim.scenario.schema import Scenario, bounds
+
+
+class Checks:
+    """The problems found so far, as ``(field path, message)`` pairs, and the asset look-up
+    every reference check shares."""
+
+    def __init__(self, scenario: Scenario):
+        self.scenario = scenario
+        self.problems: list[tuple[str, str]] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.append((path, message))
+
+    def need_asset(self, path: str, symbol: str, volatile: bool = True) -> bool:
+        """True when ``symbol`` is a known asset (a non-stablecoin one when ``volatile``)."""
+        s = self.scenario
+        if symbol not in s.assets:
+            self.add(path, f"unknown asset {symbol!r}; expected one of {sorted(s.assets)}")
+            return False
+        if volatile and symbol == s.stablecoin:
+            self.add(path, f"must be a non-stablecoin asset, got the stablecoin {symbol!r}")
+            return False
+        return True
+
+    def unique(self, path: str, symbols: list[str]) -> None:
+        seen: set[str] = set()
+        for i, symbol in enumerate(symbols):
+            if symbol in seen:
+                self.add(f"{path}[{i}].asset", f"duplicate entry for {symbol!r}")
+            seen.add(symbol)
+
+
+def reference_problems(s: Scenario) -> list[tuple[str, str]]:
+    """Every cross-field problem of ``s``, in a fixed order."""
+    checks = Checks(s)
+    _stablecoin_problems(s, checks)
+    _venue_problems(s, checks)
+    for section, i, population in s.populations():
+        population.reference_problems(s, f"agents.{section}[{i}]", checks)
+    _leverage_problems(s, checks)
+    for section, i, population in s.populations():
+        for name in ("capital_usd", "gas_price_gwei"):
+            if bounds(getattr(population, name))[0] < 0:
+                checks.add(f"agents.{section}[{i}].{name}", "must not be negative")
+    crash = s.shock.crash
+    if crash is not None:
+        for symbol in crash.size:
+            checks.need_asset(f"shock.crash.size.{symbol}", symbol, volatile=False)
+        if crash.start_block >= s.blocks:
+            checks.add("shock.crash.start_block", f"must be below blocks ({s.blocks}), got {crash.start_block}")
+    return checks.problems
+
+
+def _stablecoin_problems(s: Scenario, checks: Checks) -> None:
+    known = sorted(s.assets)
+    if s.stablecoin not in s.assets:
+        checks.add("stablecoin", f"unknown asset {s.stablecoin!r}; expected one of {known}")
+    elif not s.assets[s.stablecoin].stable:
+        checks.add("stablecoin", f"asset {s.stablecoin!r} must have stable: true")
+    elif s.assets[s.stablecoin].decimals > 18:
+        checks.add("stablecoin", "the stablecoin must have at most 18 decimals (perp collateral)")
+    elif s.assets[s.stablecoin].price_usd != 1.0:
+        checks.add(f"assets.{s.stablecoin}.price_usd", "the scenario's stablecoin must start at 1.0 (it is the unit of account)")
+    if s.lending.max_oracle_age_s and s.keeper.heartbeat_s >= s.lending.max_oracle_age_s:
+        checks.add("keeper.heartbeat_s", f"must be below lending.max_oracle_age_s ({s.lending.max_oracle_age_s}), "
+                   f"got {s.keeper.heartbeat_s}: quiet feeds would go stale between pushes")
+
+
+def _venue_problems(s: Scenario, checks: Checks) -> None:
+    """Pools, reserves and markets: known assets, one entry each, a pool behind every pool oracle."""
+    for i, pool in enumerate(s.pools):
+        checks.need_asset(f"pools[{i}].asset", pool.asset)
+    checks.unique("pools", [p.asset for p in s.pools])
+    for i, reserve in enumerate(s.lending.reserves):
+        path = f"lending.reserves[{i}]"
+        if checks.need_asset(f"{path}.asset", reserve.asset, volatile=False) and reserve.oracle != "external":
+            if s.pool_of(reserve.asset) is None:
+                checks.add(f"{path}.oracle", f"{reserve.oracle!r} needs a pool for {reserve.asset!r} in pools")
+    checks.unique("lending.reserves", [r.asset for r in s.lending.reserves])
+    if s.stablecoin in s.assets and s.reserve_of(s.stablecoin) is None:
+        checks.add("lending.reserves", f"the stablecoin {s.stablecoin!r} must be a reserve (it is what agents borrow)")
+    for i, market in enumerate(s.perp.markets):
+        path = f"perp.markets[{i}]"
+        if checks.need_asset(f"{path}.asset", market.asset) and market.index_oracle != "external":
+            if s.pool_of(market.asset) is None:
+                checks.add(f"{path}.index_oracle", f"{market.index_oracle!r} needs a pool for {market.asset!r} in pools")
+    checks.unique("perp.markets", [m.asset for m in s.perp.markets])
+
+
+def _leverage_problems(s: Scenario, checks: Checks) -> None:
+    """Every leverage an agent may use must be within 1 / initial margin of the markets it trades."""
+    for section, i, population in s.populations():
+        for field, highest, markets in population.leverage_bounds(s):
+            for symbol in markets:
+                market = s.market_of(symbol)
+                if market is None:
+                    continue
+                limit = 10_000 / market.initial_margin_bps
+                if highest > limit:
+                    checks.add(f"agents.{section}[{i}].{field}",
+                               f"can reach {highest}, above {symbol}'s maximum leverage {limit:g} "
+                               f"(1 / initial_margin_bps {market.initial_margin_bps})")
+                    break

@@ -1,0 +1,387 @@
+"""The scenario schema: typed, frozen objects for everything a run needs — assets, pools,
+lending reserves, perp markets, agent populations and the external price shock.
+
+:mod:`sim.scenario.loading` reads YAML into these, and :mod:`sim.scenario.checks` adds the
+problems one field cannot see alone. Each population section knows its own cross-references
+(``reference_problems``) and the leverage it may use (``leverage_bounds``), so the checks never
+list the populations: :attr:`Agents.model_fields` is the one list of them.
+
+Units: USD amounts are human numbers (``depth_usd: 2_000_000``); parameters the contracts take in
+basis points keep ``_bps``; fractions are plain numbers in [0, 1]; times are seconds (``_s``) or
+blocks (``_blocks``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Iterator, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+if TYPE_CHECKING:
+    from sim.scenario.checks import Checks
+
+Bps = Annotated[int, Field(ge=0, le=10_000)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveFloat = Annotated[float, Field(gt=0.0)]
+NonNegativeFloat = Annotated[float, Field(ge=0.0)]
+Symbol = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{0,11}$")]
+Uint32 = Annotated[int, Field(ge=0, lt=2**32)]  # what the contracts store these in
+
+OracleKind = Literal["external", "pool_spot", "pool_twap"]
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be run; ``problems`` are ``(field path, message)`` pairs."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.source = source
+        self.problems = problems
+        lines = [f"{path}: {message}" if path else message for path, message in problems]
+        super().__init__(f"invalid scenario {source}:\n  " + "\n  ".join(lines))
+
+
+class _Strict(BaseModel):
+    # strict: ``blocks: true`` or ``blocks: "300"`` is an error, not 1 or 300
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# ---------------------------------------------------------------- distributions
+
+
+class Uniform(_Strict):
+    uniform: Annotated[list[float], Field(min_length=2, max_length=2)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Uniform":
+        low, high = self.uniform
+        if low > high:
+            raise ValueError(f"uniform bounds must be [low, high] with low <= high, got [{low}, {high}]")
+        return self
+
+
+class LogNormal(_Strict):
+    """Median and the standard deviation of the logarithm."""
+
+    lognormal: Annotated[list[float], Field(min_length=2, max_length=2)]
+
+    @model_validator(mode="after")
+    def _positive(self) -> "LogNormal":
+        median, sigma = self.lognormal
+        if median <= 0 or sigma < 0:
+            raise ValueError(f"lognormal needs median > 0 and sigma >= 0, got [{median}, {sigma}]")
+        return self
+
+
+def _distribution_kind(value: Any) -> str | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return "number"
+    if isinstance(value, dict) and len(value) == 1:
+        key = next(iter(value))
+        return key if key in ("uniform", "lognormal") else None
+    if isinstance(value, (Uniform, LogNormal)):
+        return "uniform" if isinstance(value, Uniform) else "lognormal"
+    return None
+
+
+Distribution = Annotated[
+    Union[Annotated[float, Tag("number")], Annotated[Uniform, Tag("uniform")], Annotated[LogNormal, Tag("lognormal")]],
+    Discriminator(
+        _distribution_kind,
+        custom_error_type="distribution",
+        custom_error_message="expected a number, {uniform: [low, high]} or {lognormal: [median, sigma]}",
+    ),
+]
+"""A constant, ``{uniform: [low, high]}`` or ``{lognormal: [median, sigma]}``; each agent draws
+its own value from the model's generator."""
+
+
+def bounds(dist: Distribution) -> tuple[float, float]:
+    """The smallest and largest value a distribution can give (lognormal: (0, inf))."""
+    if isinstance(dist, Uniform):
+        return dist.uniform
+    if isinstance(dist, LogNormal):
+        return (0.0, float("inf"))
+    return (float(dist), float(dist))
+
+
+# ---------------------------------------------------------------- market structure
+
+
+class Asset(_Strict):
+    decimals: Annotated[int, Field(ge=0, le=36)]
+    price_usd: PositiveFloat
+    volatility_daily: NonNegativeFloat = 0.0
+    beta_to_btc: float = 0.0
+    stable: bool = False
+
+
+class Pool(_Strict):
+    """A constant-product pool of ``asset`` against the scenario's stablecoin."""
+
+    asset: Symbol
+    depth_usd: PositiveFloat  # USD value of each side at the starting price
+    fee_bps: Annotated[int, Field(ge=0, le=9_999)] = 30  # the pool's MAX_FEE_BPS
+    twap_window_s: Annotated[int, Field(gt=0, lt=2**32)] = 600
+    twap_capacity: Annotated[int, Field(ge=2, le=65_535)] = 64
+    market_maker_share: Fraction = 0.0  # part of the depth the market makers provide
+
+
+class InterestModel(_Strict):
+    base_rate_bps: Uint32 = 0
+    slope1_bps: Uint32 = 400
+    slope2_bps: Uint32 = 6_000
+    optimal_utilization_bps: Annotated[int, Field(gt=0, lt=10_000)] = 8_000
+
+
+class Reserve(_Strict):
+    asset: Symbol
+    oracle: OracleKind = "external"
+    ltv_bps: Bps
+    liquidation_threshold_bps: Bps
+    liquidation_bonus_bps: Annotated[int, Field(ge=10_000, le=20_000)]
+    borrowing_enabled: bool = True
+    liquidation_protocol_fee_bps: Bps = 0
+    supply_cap: NonNegativeFloat = 0.0  # token units; 0 = no cap
+    borrow_cap: NonNegativeFloat = 0.0
+    interest: InterestModel = InterestModel()
+    passive_supply_usd: NonNegativeFloat = 0.0  # supplied at the start by a passive lender
+
+    @model_validator(mode="after")
+    def _listing_rule(self) -> "Reserve":
+        if self.ltv_bps > self.liquidation_threshold_bps:
+            raise ValueError(f"ltv_bps ({self.ltv_bps}) must not exceed liquidation_threshold_bps ({self.liquidation_threshold_bps})")
+        if self.liquidation_threshold_bps * self.liquidation_bonus_bps > 10_000 * 10_000:
+            raise ValueError("liquidation_threshold_bps × liquidation_bonus_bps must not exceed 100%")
+        return self
+
+
+class Lending(_Strict):
+    close_factor_bps: Annotated[int, Field(gt=0, le=10_000)] = 5_000
+    full_liquidation_health_factor: Annotated[float, Field(ge=0.0, le=1.0)] = 0.95
+    max_oracle_age_s: Annotated[int, Field(ge=0)] = 0
+    reserves: Annotated[list[Reserve], Field(min_length=1)]
+
+
+class Funding(_Strict):
+    interval_s: Annotated[int, Field(gt=0, lt=2**32)] = 3_600
+    factor: NonNegativeFloat = 1.0
+    max_rate_per_interval: Fraction = 0.0075
+
+
+class PerpMarket(_Strict):
+    asset: Symbol
+    depth_usd: PositiveFloat  # virtual quote reserve; the virtual base is depth / price
+    index_oracle: OracleKind = "external"
+    margin_price_source: Literal["mark", "index"] = "mark"
+    initial_margin_bps: Annotated[int, Field(gt=0, le=10_000)]
+    maintenance_margin_bps: Annotated[int, Field(gt=0, le=10_000)]
+    liquidation_fee_bps: Bps = 100
+    trading_fee_bps: Bps = 5
+    funding: Funding = Funding()
+
+    @model_validator(mode="after")
+    def _margins(self) -> "PerpMarket":
+        if not self.maintenance_margin_bps < self.initial_margin_bps:
+            raise ValueError(
+                f"maintenance_margin_bps ({self.maintenance_margin_bps}) must be below initial_margin_bps ({self.initial_margin_bps})"
+            )
+        if not self.trading_fee_bps < self.maintenance_margin_bps:
+            raise ValueError(
+                f"trading_fee_bps ({self.trading_fee_bps}) must be below maintenance_margin_bps ({self.maintenance_margin_bps})"
+            )
+        return self
+
+
+class Perp(_Strict):
+    insurance_fund_usd: NonNegativeFloat = 0.0
+    adl_enabled: bool = True
+    markets: Annotated[list[PerpMarket], Field(min_length=1)]
+
+
+# ---------------------------------------------------------------- agents
+
+
+class _Population(_Strict):
+    count: Annotated[int, Field(gt=0, le=100_000)]
+    capital_usd: Distribution
+    latency_blocks: Annotated[int, Field(ge=0, le=1_000)] = 0
+    gas_price_gwei: Distribution = 1.0  # the bid orders transactions within a block
+
+    def reference_problems(self, scenario: "Scenario", path: str, checks: "Checks") -> None:
+        """Add to ``checks`` what is wrong between this population (at ``path``) and the rest."""
+
+    def leverage_bounds(self, scenario: "Scenario") -> list[tuple[str, float, list[str]]]:
+        """``(field, highest value, markets)`` for every perp leverage the population may use."""
+        return []
+
+
+class Whales(_Population):
+    """Supply altcoin collateral, borrow the stablecoin close to the line, go long on perps."""
+
+    collateral_asset: Symbol
+    perp_market: Symbol
+    target_health_factor: Distribution
+    leverage: Distribution
+    spare_fraction: Fraction = 0.1  # share of the borrowed stablecoin kept for top-ups
+    topup_health_factor: Annotated[float, Field(gt=0.0)] = 1.03
+    topup_margin_ratio: Fraction = 0.08
+
+    def reference_problems(self, scenario: "Scenario", path: str, checks: "Checks") -> None:
+        s = scenario
+        if checks.need_asset(f"{path}.collateral_asset", self.collateral_asset):
+            reserve = s.reserve_of(self.collateral_asset)
+            if reserve is None or reserve.liquidation_threshold_bps == 0:
+                checks.add(f"{path}.collateral_asset", f"{self.collateral_asset!r} is not collateral in lending.reserves")
+        if checks.need_asset(f"{path}.perp_market", self.perp_market) and s.market_of(self.perp_market) is None:
+            checks.add(f"{path}.perp_market", f"no perp market for {self.perp_market!r}")
+        if s.pool_of(self.collateral_asset) is None and self.collateral_asset in s.assets:
+            checks.add(f"{path}.collateral_asset", f"no pool for {self.collateral_asset!r}: its collateral could not be sold")
+        low_hf, _ = bounds(self.target_health_factor)
+        if low_hf <= 1.0:
+            checks.add(f"{path}.target_health_factor", f"must stay above 1 (lowest possible value {low_hf})")
+        low_lev, _ = bounds(self.leverage)
+        if low_lev < 1.0:
+            checks.add(f"{path}.leverage", f"must be at least 1 (lowest possible value {low_lev})")
+
+    def leverage_bounds(self, scenario: "Scenario") -> list[tuple[str, float, list[str]]]:
+        return [("leverage", bounds(self.leverage)[1], [self.perp_market])]
+
+
+class MarketMakers(_Population):
+    """Pool liquidity and spot inventory financed by borrowing; perp shorts keep them neutral."""
+
+    asset: Symbol
+    perp_market: Symbol
+    stable_share: Fraction = 0.3  # part of the capital held in the stablecoin rather than the asset
+    collateral_share: Fraction = 0.5  # part of the altcoin capital supplied to lending
+    stable_reserve_share: Fraction = 0.0  # part of its stablecoins kept in the wallet for re-hedging
+    target_health_factor: Distribution = 2.0
+    hedge_leverage: Distribution = 3.0
+    rehedge_interval_blocks: Annotated[int, Field(gt=0)] = 10
+    rehedge_threshold: Fraction = 0.1  # re-hedge when |delta| exceeds this share of the inventory
+    volatility_window_blocks: Annotated[int, Field(ge=2)] = 10
+    withdraw_volatility: NonNegativeFloat = 0.02  # per-block stdev of pool log returns
+
+    def reference_problems(self, scenario: "Scenario", path: str, checks: "Checks") -> None:
+        s = scenario
+        if checks.need_asset(f"{path}.asset", self.asset):
+            if s.pool_of(self.asset) is None:
+                checks.add(f"{path}.asset", f"no pool for {self.asset!r} to make a market in")
+            reserve = s.reserve_of(self.asset)
+            if self.collateral_share > 0 and (reserve is None or reserve.liquidation_threshold_bps == 0):
+                checks.add(f"{path}.collateral_share", f"{self.asset!r} is not collateral in lending.reserves")
+        if checks.need_asset(f"{path}.perp_market", self.perp_market) and s.market_of(self.perp_market) is None:
+            checks.add(f"{path}.perp_market", f"no perp market for {self.perp_market!r}")
+        if bounds(self.target_health_factor)[0] <= 1.0:
+            checks.add(f"{path}.target_health_factor", "must stay above 1")
+        if bounds(self.hedge_leverage)[0] < 1.0:
+            checks.add(f"{path}.hedge_leverage", "must be at least 1")
+
+    def leverage_bounds(self, scenario: "Scenario") -> list[tuple[str, float, list[str]]]:
+        return [("hedge_leverage", bounds(self.hedge_leverage)[1], [self.perp_market])]
+
+
+class Liquidators(_Population):
+    """Find unhealthy lending accounts and perp positions; sell seized collateral at once."""
+
+    max_slippage: Fraction = 0.05
+
+
+class Arbitrageurs(_Population):
+    """Trade the pools toward the external price and the perp mark toward the index."""
+
+    threshold: Fraction = 0.005
+    gap_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5  # share of a price gap one arbitrageur closes per block
+    max_trade_fraction: Fraction = 0.5  # most of its stablecoin capital in one trade
+    refill_delay_blocks: Annotated[int, Field(ge=0)] = 25
+    perp_leverage: Annotated[float, Field(gt=0.0)] = 2.0
+    pools: Annotated[list[Symbol], Field(min_length=1)] | None = None  # pools it trades (default: all), capital split by depth
+    perp_markets: list[Symbol] | None = None  # perp markets it trades (default: all; [] for none)
+
+    def reference_problems(self, scenario: "Scenario", path: str, checks: "Checks") -> None:
+        for j, symbol in enumerate(self.pools or []):
+            if checks.need_asset(f"{path}.pools[{j}]", symbol) and scenario.pool_of(symbol) is None:
+                checks.add(f"{path}.pools[{j}]", f"no pool for {symbol!r}")
+        for j, symbol in enumerate(self.perp_markets or []):
+            if checks.need_asset(f"{path}.perp_markets[{j}]", symbol) and scenario.market_of(symbol) is None:
+                checks.add(f"{path}.perp_markets[{j}]", f"no perp market for {symbol!r}")
+
+    def leverage_bounds(self, scenario: "Scenario") -> list[tuple[str, float, list[str]]]:
+        markets = [m.asset for m in scenario.perp.markets] if self.perp_markets is None else self.perp_markets
+        return [("perp_leverage", self.perp_leverage, markets)]
+
+
+class Noise(_Population):
+    trade_probability: Fraction = 0.1
+    trade_fraction: Fraction = 0.05
+    perp_leverage: Annotated[float, Field(gt=0.0)] = 3.0
+
+    def leverage_bounds(self, scenario: "Scenario") -> list[tuple[str, float, list[str]]]:
+        return [("perp_leverage", self.perp_leverage, [m.asset for m in scenario.perp.markets])]
+
+
+class Keeper(_Strict):
+    """Pushes external prices into the feeds (heartbeat and deviation), updates TWAPs, settles funding."""
+
+    heartbeat_s: Annotated[int, Field(gt=0)] = 3_600
+    deviation_bps: Annotated[int, Field(ge=0, le=10_000)] = 50
+    gas_price_gwei: Annotated[float, Field(ge=0.0)] = 50.0
+
+
+class Agents(_Strict):
+    whales: list[Whales] = []
+    market_makers: list[MarketMakers] = []
+    liquidators: list[Liquidators] = []
+    arbitrageurs: list[Arbitrageurs] = []
+    noise: list[Noise] = []
+
+
+# ---------------------------------------------------------------- the shock
+
+
+class Crash(_Strict):
+    start_block: Annotated[int, Field(ge=0)]
+    duration_blocks: Annotated[int, Field(gt=0)]
+    size: dict[Symbol, Annotated[float, Field(ge=0.0, lt=1.0)]]  # fraction of the price lost
+    recovery: Fraction = 0.0  # share of the loss regained over recovery_blocks after the crash
+    recovery_blocks: Annotated[int, Field(ge=0)] = 0
+
+
+class Shock(_Strict):
+    random_walk: bool = True
+    crash: Crash | None = None
+
+
+class Scenario(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    seed: Annotated[int, Field(ge=0, lt=2**63)]
+    blocks: Annotated[int, Field(gt=0, le=1_000_000)]
+    block_time_s: Annotated[int, Field(gt=0, le=3_600)] = 12
+    start_timestamp_s: Annotated[int, Field(gt=0, lt=2**40)] = 2_000_000_000
+    stablecoin: Symbol
+    assets: Annotated[dict[Symbol, Asset], Field(min_length=2)]
+    pools: list[Pool] = []
+    lending: Lending
+    perp: Perp
+    keeper: Keeper = Keeper()
+    agents: Agents
+    shock: Shock = Shock()
+
+    def pool_of(self, symbol: str) -> Pool | None:
+        return next((p for p in self.pools if p.asset == symbol), None)
+
+    def reserve_of(self, symbol: str) -> Reserve | None:
+        return next((r for r in self.lending.reserves if r.asset == symbol), None)
+
+    def market_of(self, symbol: str) -> PerpMarket | None:
+        return next((m for m in self.perp.markets if m.asset == symbol), None)
+
+    @property
+    def volatile_assets(self) -> list[str]:
+        return [symbol for symbol in self.assets if symbol != self.stablecoin]
+
+    def populations(self) -> Iterator[tuple[str, int, _Population]]:
+        """``(section, index, population)`` for every agent population, in the schema's order."""
+        for section in Agents.model_fields:
+            for i, population in enumerate(getattr(self.agents, section)):
+                yield section, i, population
