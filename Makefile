@@ -3,7 +3,7 @@
 # then tools/compile.sh, which recompiles the contracts only when a source changed.
 APE := .venv/bin/ape
 
-.PHONY: setup compile run demo test bench clean
+.PHONY: setup compile run demo test bench bench-memory clean
 
 setup:
 	@bash tools/setup.sh
@@ -24,6 +24,10 @@ test: compile
 # calls; prints the table and writes bench/results.json (README.md, "Benchmark").
 bench: compile
 	.venv/bin/python -m sim.tools.bench
+
+# calm for 100,000 blocks with its memory sampled (Python and node); writes bench/memory.json.
+bench-memory: compile
+	.venv/bin/python -m sim.tools.memory_bench
 
 clean:
 	rm -rf .build .tools out

@@ -1,7 +1,9 @@
-"""`ape run cascade --scenario scenarios/oct10.yaml --out out/oct10 [--network ...]`.
+"""`ape run cascade --scenario scenarios/oct10.yaml --out out/oct10 [--network ...] [--overwrite]`.
 
-Thin: validates the scenario before any node starts (a bad file exits with code 2 and names the
-field), then calls :func:`sim.run_cascade` and prints where the report is.
+Thin: checks the scenario and the output directory before any node starts (a bad file or an
+unusable ``--out`` exits with code 2 and says which), then calls :func:`sim.run_cascade` and
+prints where the report is. Exit codes: 0 done, 1 the run failed, 2 bad input, 130 / 143
+interrupted by SIGINT / SIGTERM (what was recorded is in ``--out``).
 """
 
 import sys
@@ -11,8 +13,9 @@ import click
 from ape.cli import ConnectedProviderCommand, network_option
 from ape.logging import logger
 
-from sim import RunFailed, ScenarioError, load_scenario, run_cascade
+from sim import OutputDirError, RunFailed, RunInterrupted, ScenarioError, load_scenario, output_names, run_cascade
 from sim.chain.node import lean_anvil
+from sim.files import check_output_dir
 from sim.protocol import SetupError
 
 lean_anvil()  # before `ape run` connects the provider (see sim/chain/node.py)
@@ -25,15 +28,31 @@ def _scenario(ctx: click.Context, param: click.Parameter, value: str):
         raise click.BadParameter(str(error), ctx=ctx, param=param) from None
 
 
+def _out_dir(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    try:
+        check_output_dir(value, output_names(), overwrite=ctx.params.get("overwrite", False))
+    except OutputDirError as error:
+        raise click.BadParameter(str(error), ctx=ctx, param=param) from None
+    return value
+
+
 @click.command(cls=ConnectedProviderCommand, short_help="Run a cascade scenario and write its report")
 @network_option()
 @click.option("--scenario", "scenario", required=True, callback=_scenario, help="Scenario YAML file.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory.")
+@click.option("--overwrite", is_flag=True, is_eager=True,
+              help="Replace --out even when it holds files that are not a run's outputs (they are deleted).")
+@click.option("--out", "out_dir", required=True, callback=_out_dir, type=click.Path(path_type=Path),
+              help="Output directory; replaced as a whole when the run ends.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def cli(provider, scenario, out_dir: Path, no_progress: bool) -> None:
+def cli(provider, scenario, overwrite: bool, out_dir: Path, no_progress: bool) -> None:
     logger.set_level("WARNING")
     try:
-        result = run_cascade(scenario, out_dir, progress=not no_progress)
+        # a node Ape started for this command (on a port of its own) is this run's alone
+        owns_node = getattr(provider, "process", None) is not None
+        result = run_cascade(scenario, out_dir, progress=not no_progress, overwrite=overwrite, owns_node=owns_node)
+    except RunInterrupted as error:
+        click.echo(f"interrupted: {error}", err=True)
+        sys.exit(error.exit_code)
     except (RunFailed, SetupError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)

@@ -11,7 +11,19 @@ The layers, lowest first (each imports only those below it): ``scenario`` and ``
 "Architecture".
 """
 
-from sim.model import RunFailed, RunResult, run_cascade
+from sim.files import OutputDirError
+from sim.model import RunFailed, RunInterrupted, RunResult, run_cascade
+from sim.model.outputs import output_names
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
-__all__ = ["RunFailed", "RunResult", "Scenario", "ScenarioError", "load_scenario", "run_cascade"]
+__all__ = [
+    "OutputDirError",
+    "RunFailed",
+    "RunInterrupted",
+    "RunResult",
+    "Scenario",
+    "ScenarioError",
+    "load_scenario",
+    "output_names",
+    "run_cascade",
+]

@@ -95,11 +95,11 @@ MALFORMED = [
     pytest.param([put("lending.reserves[1].ltv", 7500)], "lending.reserves[1].ltv", "Extra inputs are not permitted", id="typo-nested"),
     # ---- assets
     pytest.param([put("assets.ETH.decimals", -1)], "assets.ETH.decimals", "greater than or equal to 0 (got -1)", id="decimals-negative"),
-    pytest.param([put("assets.ETH.decimals", 37)], "assets.ETH.decimals", "less than or equal to 36 (got 37)", id="decimals-above-36"),
+    pytest.param([put("assets.ETH.decimals", 37)], "assets.ETH.decimals", "less than or equal to 18 (got 37)", id="decimals-above-18"),
     pytest.param([put("assets.b-t", {"decimals": 18, "price_usd": 1.0})], "assets.b-t", "'b-t'", id="asset-symbol-invalid"),
     pytest.param([put("assets.USDC.stable", False)], "stablecoin", "must have stable: true", id="stablecoin-not-stable"),
     pytest.param([put("stablecoin", "DAI")], "stablecoin", "unknown asset 'DAI'", id="stablecoin-unknown"),
-    pytest.param([put("assets.USDC.decimals", 24)], "stablecoin", "at most 18 decimals", id="stablecoin-decimals"),
+    pytest.param([put("assets.USDC.decimals", 24)], "assets.USDC.decimals", "less than or equal to 18", id="stablecoin-decimals"),
     # ---- lending
     pytest.param([put("lending.reserves[1].oracle", "chainlink")], "lending.reserves[1].oracle", "got 'chainlink'", id="reserve-oracle-kind"),
     pytest.param([put("lending.reserves[1].asset", "DOGE")], "lending.reserves[1].asset", "unknown asset 'DOGE'", id="reserve-unknown-asset"),
@@ -322,3 +322,76 @@ def test_a_key_given_twice_is_refused(tmp_path):
     with pytest.raises(ScenarioError) as error:
         load_scenario(path)
     assert "the key 'seed' appears twice" in str(error.value)
+
+
+# ---------------------------------------------------------------- numbers that would give silently wrong results
+
+
+@pytest.mark.parametrize(
+    "path,value,fragment",
+    [
+        pytest.param("assets.ALT.price_usd", 1e-12, "greater than or equal to 0.0001", id="price-below-the-oracle-s-decimals"),
+        pytest.param("assets.ALT.price_usd", 1e10, "less than or equal to 1000000000", id="price-too-large"),
+        pytest.param("assets.ALT.volatility_daily", 1000.0, "less than or equal to 1", id="volatility-1000"),
+        pytest.param("assets.ALT.volatility_daily", float("nan"), "finite number", id="nan"),
+        pytest.param("assets.ALT.volatility_daily", float("inf"), "finite number", id="inf"),
+        pytest.param("assets.ALT.beta_to_btc", -50.0, "greater than or equal to -5", id="beta"),
+        pytest.param("assets.ETH.decimals", 36, "less than or equal to 18", id="decimals-36"),
+        pytest.param("pools[0].depth_usd", 1e15, "less than or equal to 1000000000000", id="pool-depth"),
+        pytest.param("perp.insurance_fund_usd", float("inf"), "finite number", id="insurance-inf"),
+        pytest.param("agents.whales[0].capital_usd", {"uniform": [1.0, float("nan")]}, "finite number", id="nan-in-a-distribution"),
+        pytest.param("agents.whales[0].capital_usd", {"lognormal": [1e13, 0.3]}, "must stay at most 1e+12", id="capital"),
+        pytest.param("shock.crash.size.ALT", 0.9999999, "the lowest price the 8-decimal oracles carry", id="crash-below-the-oracle"),
+    ],
+)
+def test_a_number_outside_its_physical_range_is_refused_by_name(tmp_path, path, value, fragment):
+    problems = problems_of(tmp_path, put(path, value))
+    reported = [where for where, _ in problems]
+    assert any(where == path or where.startswith(path + ".") for where in reported), problems
+    assert any(fragment in message for _, message in problems), problems
+
+
+def _oct10_text(old: str, new: str) -> str:
+    text = OCT10.read_text()
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+def test_scientific_notation_is_a_number(tmp_path):
+    scenario = load_scenario(_write(tmp_path, _oct10_text("price_usd: 2.0", "price_usd: 2e0")))
+    assert scenario.assets["ALT"].price_usd == 2.0
+    with pytest.raises(ScenarioError) as caught:  # read as a number, then refused as one
+        load_scenario(_write(tmp_path, _oct10_text("price_usd: 2.0", "price_usd: 1e-12")))
+    assert caught.value.problems == [("assets.ALT.price_usd", "Input should be greater than or equal to 0.0001 (got 1e-12)")]
+
+
+def test_an_overflowing_number_is_not_infinity(tmp_path):
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(_write(tmp_path, _oct10_text("price_usd: 2.0", "price_usd: 1e400")))
+    assert caught.value.problems == [("assets.ALT.price_usd", "Input should be a finite number (got inf)")]
+
+
+@pytest.mark.parametrize(
+    "content,fragment",
+    [
+        pytest.param(bytes(range(256)) * 4, "not a UTF-8 text file", id="binary"),
+        pytest.param("name: caf\u00e9\n".encode("latin-1"), "not a UTF-8 text file", id="latin-1"),
+        pytest.param(("a: " + "[" * 5000 + "]" * 5000).encode(), "nested too deeply", id="deep-lists"),
+        pytest.param("".join(" " * i + "k:\n" for i in range(1400)).encode(), "nested too deeply", id="deep-mappings"),
+        pytest.param(b"name: x\n" * 200_000, "too large for a scenario file", id="huge"),
+        pytest.param(b"\x00\x01\x02name: x\n", "not valid YAML", id="control-bytes"),
+    ],
+)
+def test_a_file_that_is_not_a_scenario_is_one_problem(tmp_path, content, fragment):
+    target = tmp_path / "scenario.yaml"
+    target.write_bytes(content)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(target)
+    (path, message), = caught.value.problems
+    assert path == "" and fragment in message
+
+
+def test_field_errors_and_unknown_assets_are_reported_together(tmp_path):
+    problems = problems_of(tmp_path, put("assets.ALT.volatility_daily", -1.0), put("agents.whales[1].collateral_asset", "XYZ"))
+    assert_reported(problems, "assets.ALT.volatility_daily", "greater than or equal to 0")
+    assert_reported(problems, "agents.whales[1].collateral_asset", "unknown asset 'XYZ'")

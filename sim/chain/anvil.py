@@ -12,7 +12,9 @@ the accounts are fixed addresses: the same scenario gives the same chain. Requir
 
 from __future__ import annotations
 
+import gzip
 import itertools
+import json
 from typing import Any, Callable, Iterator, Sequence
 
 import msgspec
@@ -79,6 +81,7 @@ class AnvilBackend(Backend):
         self._encoder = msgspec.json.Encoder()
         self._decoder = msgspec.json.Decoder()
         self.tx_count = 0
+        self._last_mined: str | None = None  # hash of the last block this client mined
         # When set, called with every request body that changes the node's state, in order, as
         # sent: replaying them into a node in the same starting state reproduces the chain.
         self.journal: Callable[[bytes], None] | None = None
@@ -156,7 +159,19 @@ class AnvilBackend(Backend):
     # ------------------------------------------------------------------ node set-up
 
     def take_control(self, block_gas_limit: int = BLOCK_GAS_LIMIT) -> None:
-        """Automine off, any sender impersonated, a block gas limit that fits every batch."""
+        """Automine off, any sender impersonated, a block gas limit that fits every batch.
+
+        Refuses (:class:`RpcError`) a node that someone else is already driving: automine off,
+        or transactions waiting in its pool. The simulator never shares a node it did not start
+        for itself."""
+        automine, pending = self.batch([("anvil_getAutomine", []), ("eth_getBlockByNumber", ["pending", False])])
+        if not automine or pending["transactions"]:
+            raise RpcError(
+                "take_control",
+                f"the node at {self.uri} is already in use by another run (automine "
+                f"{'on' if automine else 'off'}, {len(pending['transactions'])} pending transactions); "
+                "a run starts its own node unless --network names one: name a node that nothing else drives",
+            )
         self.batch(
             [
                 ("anvil_autoImpersonateAccount", [True]),
@@ -171,8 +186,16 @@ class AnvilBackend(Backend):
         return {"snapshot": self.snapshot(), "automine": bool(automine), "gas_limit": block["gasLimit"]}
 
     def restore(self, state: dict[str, Any]) -> None:
-        """Revert the chain to the snapshot and put the node's settings back as they were."""
+        """Revert the chain to the snapshot and put the node's settings back as they were.
+
+        Only the state this client created is reverted: when the node has mined a block since this
+        client's last one, someone else is using it, and it is left as it is (:class:`RpcError`)."""
+        if self._last_mined is not None:
+            head = self.request("eth_getBlockByNumber", ["latest", False])
+            if head["hash"] != self._last_mined:
+                raise RpcError("restore", f"the node at {self.uri} has moved on since this run's last block; left as it is")
         self.revert(state["snapshot"])
+        self._last_mined = None
         self.batch(
             [
                 ("evm_setBlockGasLimit", [state["gas_limit"]]),
@@ -180,6 +203,34 @@ class AnvilBackend(Backend):
                 ("anvil_autoImpersonateAccount", [False]),
             ]
         )
+
+    def trim_history(self, keep_blocks: int = 8) -> bool:
+        """Drop every block but the newest ``keep_blocks`` from the node's memory; False (and
+        nothing done) on a fork, whose reset would fetch the upstream chain again.
+
+        anvil keeps every block it mined for its lifetime (``--prune-history`` prunes states and
+        ``--transaction-block-keeper`` transactions, neither the blocks): about 15 kB a block on
+        calm, 1.5 GB over 100,000 blocks. This dumps the node's state, keeps the newest blocks,
+        resets the node and loads the state back: accounts, storage, nonces, the block number and
+        time are unchanged, so the run goes on as if nothing happened. Only for a node the run
+        owns: the reset also drops every ``evm_snapshot``."""
+        if self.request("anvil_nodeInfo").get("forkConfig", {}).get("forkUrl"):
+            return False
+        raw = bytes.fromhex(self.request("anvil_dumpState")[2:])
+        gzipped = raw[:2] == b"\x1f\x8b"
+        state = json.loads(gzip.decompress(raw) if gzipped else raw)
+        state["blocks"] = sorted(state["blocks"], key=lambda block: int(block["header"]["number"], 16))[-keep_blocks:]
+        state["transactions"] = []  # receipts and traces of old blocks: never read again
+        body = json.dumps(state).encode()
+        blob = "0x" + (gzip.compress(body, compresslevel=1) if gzipped else body).hex()
+        automine, block = self.batch([("anvil_getAutomine", []), ("eth_getBlockByNumber", ["latest", False])])
+        self.batch([("anvil_reset", []), ("anvil_loadState", [blob])])
+        self.batch([
+            ("anvil_autoImpersonateAccount", [True]),
+            ("evm_setAutomine", [automine]),
+            ("evm_setBlockGasLimit", [block["gasLimit"]]),
+        ])
+        return True
 
     def fund_gas(self, addresses: Sequence[str]) -> None:
         self.batch([("anvil_setBalance", [a, hex(GAS_ETH_WEI)]) for a in addresses])
@@ -271,6 +322,7 @@ class AnvilBackend(Backend):
                 {"transactionHash": h, "status": "0x0" if h in failed else "0x1", "logs": logs_of.get(h, [])}
                 for h in hashes
             ]
+        self._last_mined = block["hash"]
         return MinedBlock(int(block["number"], 16), int(block["timestamp"], 16), receipts, list(sent))
 
     def execute(self, orders: Sequence[Order], timestamp_s: int) -> MinedBlock:

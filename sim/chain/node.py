@@ -17,9 +17,11 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 STEPS_TRACING_FLAG = "--steps-tracing"
-# Four states cover what the simulator asks of the past: tracing a transaction of the latest
-# block for its revert reason.
-PRUNE_HISTORY = ["--prune-history", "4"]
+# What keeps the node's memory bounded. Four states cover what the simulator asks of the past:
+# tracing a transaction of the latest block for its revert reason. Transactions and receipts are
+# kept for the last 64 blocks only. Blocks themselves are dropped by AnvilBackend.trim_history,
+# whose state can be larger than anvil's default 2 MB request limit.
+PRUNE_HISTORY = ["--prune-history", "4", "--transaction-block-keeper", "64", "--no-request-size-limit"]
 
 
 def lean_anvil(prune_history: bool = True) -> None:
@@ -37,19 +39,53 @@ def lean_anvil(prune_history: bool = True) -> None:
     build_command.is_lean_anvil = True  # type: ignore[attr-defined]
     build_command.original = original  # type: ignore[attr-defined]
     FoundryProvider.build_command = build_command  # the fork provider calls it through super()
+    own_port()
+
+
+def own_port() -> None:
+    """Make every anvil that ape-foundry starts from now on listen on a free port of its own.
+
+    Without it, ape-foundry uses port 8545 and *attaches* to whatever node already listens there:
+    a second run shared the first one's node, and each one's clean-up broke the other. A host
+    set in the configuration or in ``APE_FOUNDRY_HOST`` (a node chosen on purpose) is left alone."""
+    import os
+
+    from ape_foundry.provider import FoundryProvider
+
+    original = FoundryProvider.connect
+    if getattr(original, "is_own_port", False):
+        return
+
+    def connect(self) -> None:
+        if self._host is None and not self.settings.host and "APE_FOUNDRY_HOST" not in os.environ:
+            self._host = f"http://127.0.0.1:{free_port()}"
+        return original(self)
+
+    connect.is_own_port = True  # type: ignore[attr-defined]
+    FoundryProvider.connect = connect
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @contextmanager
-def connected(network: str) -> Iterator[Any]:
-    """The connected Ape provider, connecting to ``network`` if nothing is connected yet."""
+def connected(network: str) -> Iterator[tuple[Any, bool]]:
+    """``(provider, started)``: the connected Ape provider, connecting to ``network`` (and so
+    starting its node, on a port of its own) if nothing is connected yet; ``started`` says so."""
     from ape import networks
 
     if networks.active_provider is not None and networks.active_provider.is_connected:
-        yield networks.active_provider
+        yield networks.active_provider, False
         return
     lean_anvil()
     with networks.parse_network_choice(network) as provider:
-        yield provider
+        yield provider, getattr(provider, "process", None) is not None
 
 
 def node_uri(provider: Any) -> str:

@@ -11,7 +11,6 @@ ends on the same state root as the run (checked by the benchmark).
 
 from __future__ import annotations
 
-import socket
 import struct
 import subprocess
 import time
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, Sequence
 
 import requests
+
+from sim.chain.node import free_port
 
 _LENGTH = struct.Struct(">Q")
 
@@ -71,12 +72,6 @@ def post_bodies(uri: str, bodies: Iterator[bytes], timeout_s: float = 600.0) -> 
             raise ReplayError(f"journal entry {posted}: the node answered {response.content[:300]!r}")
         posted += 1
     return posted
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def with_port(command: Sequence[str], port: int) -> list[str]:

@@ -4,6 +4,6 @@ agents, report); it reaches the chain only through :class:`~sim.protocol.Protoco
 
 from sim.model.model import CascadeModel
 from sim.model.outputs import RunResult
-from sim.model.run import RunFailed, run_blocks, run_cascade
+from sim.model.run import RunFailed, RunInterrupted, run_blocks, run_cascade
 
-__all__ = ["CascadeModel", "RunFailed", "RunResult", "run_blocks", "run_cascade"]
+__all__ = ["CascadeModel", "RunFailed", "RunInterrupted", "RunResult", "run_blocks", "run_cascade"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -39,9 +40,10 @@ SETUP_BLOCK_TX = 3_000  # set-up transactions per block (see CascadeModel._setup
 class CascadeModel:
     """Owns the scenario's generator, the agents, the protocol session and the recorder."""
 
-    def __init__(self, scenario: Scenario, session: ProtocolSession):
+    def __init__(self, scenario: Scenario, session: ProtocolSession, tables_dir: Path | None = None):
         self.scenario = scenario
         self.session = session
+        self.tables_dir = tables_dir  # where the recorder streams the tables (None: kept in memory)
         self.rng = np.random.default_rng(scenario.seed)
         self.prices = price_path(scenario, self.rng)
         self.deployer = fixed_address("deployer")
@@ -113,7 +115,7 @@ class CascadeModel:
         self._setup_block("configuring lending and perps", [(self.deployer, configuration_calls(s, self.prices, p))])
         self._fund_accounts()
         self.reader = self.session.state_reader([a.address for a in self.agents] + [self.venue])
-        self.recorder = Recorder(p, self.prices, self.agents)
+        self.recorder = Recorder(p, self.prices, self.agents, s.block_time_s, self.tables_dir)
         passive = [a for a in self.agents if isinstance(a, (PassiveLiquidityProvider, PassiveLender))]
         self._agent_setup("passive liquidity", passive)
         for _ in range(self._warmup_blocks()):

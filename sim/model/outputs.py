@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from sim.record.metrics import (
 from sim.record.summary import AgentFigures, MarketFigures, MarketMakerFigures, PnlFigures, ShockBlocks
 
 TABLES = ("timeseries", "events", "agents")
+SUMMARY_FILE = "summary.json"
 
 
 @dataclass
@@ -91,29 +91,27 @@ def _agent_figures(model: CascadeModel, timeseries: pd.DataFrame, agents: pd.Dat
     )
 
 
-def _parquet_bytes(frame: pd.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
-    return buffer.getvalue()
+def output_names() -> frozenset[str]:
+    """Every file a run writes into its output directory."""
+    from sim.report import PLOT_FILES, REPORT_FILE
+
+    return frozenset({f"{name}.parquet" for name in TABLES} | {SUMMARY_FILE, REPORT_FILE, *PLOT_FILES})
 
 
-def write_outputs(out_dir: Path, model: CascadeModel, wall_s: float, status: str, **outcome: Any) -> RunResult:
-    """Write the tables, the summary and the report; each file replaced atomically."""
-    from sim.report import PLOT_FILES, REPORT_FILE, write_report  # matplotlib is only needed here
+def write_outputs(directory: Path, model: CascadeModel, wall_s: float, status: str, out_dir: Path, **outcome: Any) -> RunResult:
+    """Finish the tables the recorder streamed into ``directory`` (a run's staging directory) and
+    write the summary and the report beside them. ``out_dir`` is where they will be."""
+    from sim.report import write_report  # matplotlib is only needed here
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    recorder = model.recorder
-    timeseries = recorder.timeseries(model.scenario.block_time_s) if recorder else pd.DataFrame()
-    events = recorder.events_frame() if recorder else pd.DataFrame()
-    agents = recorder.agents_frame() if recorder else pd.DataFrame()
+    if model.recorder is not None:
+        timeseries, events, agents = model.recorder.finish()
+    else:  # the run stopped before anything was recorded
+        timeseries, events, agents = pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
+        for name in TABLES:
+            pd.DataFrame().to_parquet(directory / f"{name}.parquet", index=False)
     result = RunResult(out_dir, build_summary(model, timeseries, events, agents, wall_s, status, **outcome),
                        timeseries, events, agents)
-    for name, frame in zip(TABLES, (timeseries, events, agents)):
-        write_atomic(out_dir / f"{name}.parquet", _parquet_bytes(frame))
-    write_atomic(out_dir / "summary.json", (json.dumps(result.summary, indent=2) + "\n").encode())
+    write_atomic(directory / SUMMARY_FILE, (json.dumps(result.summary, indent=2) + "\n").encode())
     if not timeseries.empty:
-        write_report(out_dir, timeseries, events, agents, result.summary)
-    else:  # nothing to plot: leave no report of an earlier run beside this summary
-        for name in (REPORT_FILE, *PLOT_FILES):
-            (out_dir / name).unlink(missing_ok=True)
+        write_report(directory, timeseries, events, agents, result.summary)
     return result

@@ -1,28 +1,43 @@
 """The run entry point: ``run_cascade(scenario, out_dir)``, the Python API behind
 ``ape run cascade``.
 
-It opens a protocol session on the connected anvil node (or starts one), runs the model's
-set-up and every block with a progress bar, and writes ``timeseries.parquet``,
-``events.parquet``, ``agents.parquet``, ``summary.json`` and ``report.html`` into ``out_dir``.
-The node is put back to its state before the run afterwards, so runs are independent and the
-same scenario and seed give identical results.
+Everything that can be checked is checked before a node starts: the scenario, and the output
+directory (writable, not a file, holding nothing but a previous run's outputs unless
+``overwrite``). The run then opens a protocol session on its node, runs the model's set-up and
+every block with a progress bar, and streams the tables into a staging directory beside
+``out_dir``; the summary and ``report.html`` follow, and the staging directory replaces
+``out_dir`` as a whole. A run that fails or is interrupted (SIGINT, SIGTERM) does the same with
+what it recorded, so ``out_dir`` is at every instant either the previous run's outputs or this
+run's, never a mix. The node is put back to its state before the run afterwards.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
 
+from sim.files import check_output_dir, replace_directory, staging_dir
+from sim.model.interrupts import Interrupted, signals_raise
 from sim.model.model import CascadeModel
-from sim.model.outputs import RunResult, write_outputs
+from sim.model.outputs import RunResult, output_names, write_outputs
 from sim.protocol import DEFAULT_NETWORK, Artifact, MinedBlock, ProtocolSession, open_session
 from sim.scenario import Scenario, load_scenario
 
 
 class RunFailed(RuntimeError):
-    """The run stopped part-way; what was recorded so far is in ``out_dir``."""
+    """The run stopped part-way; what was recorded so far is in ``out_dir`` (``status: failed``)."""
+
+
+class RunInterrupted(RunFailed):
+    """SIGINT or SIGTERM stopped the run; what was recorded so far is in ``out_dir``
+    (``status: interrupted``). ``exit_code`` is 130 for SIGINT and 143 for SIGTERM."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def run_cascade(
@@ -31,49 +46,82 @@ def run_cascade(
     network: str = DEFAULT_NETWORK,
     progress: bool = True,
     artifacts: dict[str, Artifact] | None = None,
+    overwrite: bool = False,
+    owns_node: bool | None = None,
 ) -> RunResult:
     """Run a scenario (a :class:`Scenario` or a YAML path) and write its outputs into ``out_dir``.
 
-    Raises :class:`~sim.scenario.ScenarioError` before anything runs or is written when the file
-    is invalid, and :class:`RunFailed` (with partial outputs on disk) when the run breaks."""
+    Raises, before any node starts: :class:`~sim.scenario.ScenarioError` for an invalid scenario,
+    :class:`~sim.files.OutputDirError` for an ``out_dir`` that cannot take the outputs. Raises
+    :class:`RunFailed` when the run breaks and :class:`RunInterrupted` on SIGINT or SIGTERM, each
+    with what was recorded so far in ``out_dir``.
+
+    ``owns_node`` says whether the node is this run's alone (see
+    :class:`~sim.protocol.ProtocolSession`); by default, when the run started it itself."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     out_dir = Path(out_dir)
-    with open_session(network, artifacts) as session:
-        model = CascadeModel(scenario, session)
-        checkpoint = session.checkpoint()
-        started = time.perf_counter()
+    check_output_dir(out_dir, output_names(), overwrite)
+    with open_session(network, artifacts, owns_node) as session:
+        staged = staging_dir(out_dir)
+        try:
+            return _run(scenario, session, staged, out_dir, progress)
+        finally:
+            shutil.rmtree(staged, ignore_errors=True)  # gone already when it replaced out_dir
+
+
+def _run(scenario: Scenario, session: ProtocolSession, staged: Path, out_dir: Path, progress: bool) -> RunResult:
+    model = CascadeModel(scenario, session, tables_dir=staged)
+    checkpoint = session.checkpoint()
+    started = time.perf_counter()
+    with signals_raise():
         try:
             run_blocks(model, progress)
             conservation = model.token_conservation()
-        except (Exception, KeyboardInterrupt) as error:
-            raise _failed(model, session, checkpoint, out_dir, time.perf_counter() - started, error) from error
+        except (Exception, KeyboardInterrupt, Interrupted) as error:
+            raise _stopped(model, session, checkpoint, staged, out_dir, time.perf_counter() - started, error) from error
         session.restore(checkpoint)
-        return write_outputs(out_dir, model, time.perf_counter() - started, "completed", token_conservation=conservation)
+        result = write_outputs(staged, model, time.perf_counter() - started, "completed", out_dir,
+                               token_conservation=conservation)
+        replace_directory(staged, out_dir)
+    return result
 
 
-def _failed(model: CascadeModel, session: ProtocolSession, checkpoint: Any, out_dir: Path, wall_s: float, error: BaseException) -> RunFailed:
+def _stopped(
+    model: CascadeModel, session: ProtocolSession, checkpoint: Any, staged: Path, out_dir: Path, wall_s: float,
+    error: BaseException,
+) -> RunFailed:
     """Write what was recorded, put the node back, and say where the run stopped."""
-    failure = f"{type(error).__name__}: {error}"
+    interrupted = isinstance(error, (Interrupted, KeyboardInterrupt))
+    status = "interrupted" if interrupted else "failed"
+    failure = str(error) if isinstance(error, Interrupted) else f"{type(error).__name__}: {error}"
     where = "; nothing was written"
+    if model.ready:
+        model.finish()  # every agent's equity after the last block recorded (no chain needed)
     if model.recorder is not None:
-        write_outputs(out_dir, model, wall_s, "failed", error=failure)
+        write_outputs(staged, model, wall_s, status, out_dir, error=failure)
+        replace_directory(staged, out_dir)
         where = (
             f"; what was recorded up to block {model.block} is in {out_dir}"
             if model.ready
             else f"; the error is also in {out_dir / 'summary.json'}"
         )
-    _restore_quietly(session, checkpoint)
+    _restore_quietly(session, checkpoint, report=not interrupted)
     stage = f"in block {model.block + 1}" if model.ready else "during set-up"
+    if interrupted:
+        code = error.exit_code if isinstance(error, Interrupted) else 130
+        return RunInterrupted(f"run of {model.scenario.name!r} interrupted ({failure}) {stage}{where}", code)
     return RunFailed(f"run of {model.scenario.name!r} failed {stage}: {failure}{where}")
 
 
-def _restore_quietly(session: ProtocolSession, checkpoint: Any) -> None:
-    """Put the node back after a failure without hiding the failure (the node may be gone)."""
+def _restore_quietly(session: ProtocolSession, checkpoint: Any, report: bool) -> None:
+    """Put the node back after a failure without hiding the failure (the node may be gone: a
+    Ctrl-C in a terminal reaches the node too)."""
     try:
         session.restore(checkpoint)
     except Exception as error:  # noqa: BLE001 - reported, never raised over the run's own error
-        print(f"warning: could not restore the node after the failed run: {error}", file=sys.stderr)
+        if report:
+            print(f"warning: could not restore the node after the failed run: {error}", file=sys.stderr)
 
 
 def run_blocks(
@@ -97,7 +145,7 @@ def run_blocks(
                 after_block(mined)
             bar.update(1)
             if model.block % 10 == 0:
-                bar.set_postfix(tx=model.session.tx_count, events=len(model.recorder.events), refresh=False)
+                bar.set_postfix(tx=model.session.tx_count, events=model.recorder.events.count, refresh=False)
     finally:
         bar.close()
     model.finish()

@@ -43,13 +43,27 @@ def log_filter(protocol: Protocol) -> dict[str, Any]:
     }
 
 
-class ProtocolSession:
-    """One run's connection to the protocol on one backend."""
+TRIM_EVERY_BLOCKS = 2_000  # how often a node the run owns drops its old blocks (see AnvilBackend.trim_history)
 
-    def __init__(self, backend: Backend, artifacts: dict[str, Artifact]):
+
+class ProtocolSession:
+    """One run's connection to the protocol on one backend.
+
+    ``owns_node``: the node was started for this run alone and is thrown away after it. Such a
+    node is not checkpointed and put back, and it drops its old blocks every
+    ``TRIM_EVERY_BLOCKS`` blocks, so a long run's memory does not grow with its blocks. A node
+    the run was given is checkpointed, restored, and never trimmed."""
+
+    def __init__(
+        self, backend: Backend, artifacts: dict[str, Artifact], owns_node: bool = False,
+        trim_every_blocks: int = TRIM_EVERY_BLOCKS,
+    ):
         self.backend = backend
         self.artifacts = artifacts
+        self.owns_node = owns_node
+        self.trim_every_blocks = trim_every_blocks
         self.protocol: Protocol | None = None
+        self._blocks_since_trim = 0
 
     @property
     def tx_count(self) -> int:
@@ -61,10 +75,12 @@ class ProtocolSession:
         return self.backend.head()
 
     def checkpoint(self) -> Any:
-        return self.backend.checkpoint()
+        """What :meth:`restore` puts back (None for a node the run owns: nothing to put back)."""
+        return None if self.owns_node else self.backend.checkpoint()
 
     def restore(self, checkpoint: Any) -> None:
-        self.backend.restore(checkpoint)
+        if checkpoint is not None:
+            self.backend.restore(checkpoint)
 
     def prepare(self, accounts: Sequence[str]) -> None:
         """Blocks mined on request, ``accounts`` able to send and pay for gas."""
@@ -79,7 +95,12 @@ class ProtocolSession:
 
     def execute(self, orders: Sequence[Order], timestamp_s: int) -> MinedBlock:
         """Send ``orders`` (``(sender, call, gas_price_wei)``) and mine them into one block."""
-        return self.backend.execute(orders, timestamp_s)
+        mined = self.backend.execute(orders, timestamp_s)
+        self._blocks_since_trim += 1
+        if self.owns_node and self._blocks_since_trim >= self.trim_every_blocks:
+            self.backend.trim_history()
+            self._blocks_since_trim = 0
+        return mined
 
     def check_setup(self, mined: MinedBlock, stage: str, who: str = "") -> None:
         """Raise :class:`~sim.protocol.deploy.SetupError` naming the first reverted transaction."""
@@ -110,7 +131,13 @@ class ProtocolSession:
 
 
 @contextmanager
-def open_session(network: str = DEFAULT_NETWORK, artifacts: dict[str, Artifact] | None = None) -> Iterator[ProtocolSession]:
-    """A session on the node of Ape network ``network`` (started when nothing is connected)."""
-    with connected(network) as provider:
-        yield ProtocolSession(AnvilBackend(node_uri(provider)), artifacts or load_artifacts())
+def open_session(
+    network: str = DEFAULT_NETWORK, artifacts: dict[str, Artifact] | None = None, owns_node: bool | None = None
+) -> Iterator[ProtocolSession]:
+    """A session on the node of Ape network ``network``, started when nothing is connected.
+
+    ``owns_node`` None: the session owns the node when it started it itself; ``ape run cascade``
+    passes True for the node Ape started for that one command."""
+    with connected(network) as (provider, started):
+        owned = started if owns_node is None else owns_node
+        yield ProtocolSession(AnvilBackend(node_uri(provider)), artifacts or load_artifacts(), owns_node=owned)

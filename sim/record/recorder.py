@@ -7,6 +7,7 @@ in the column names) for pandas, and nothing it produces is fed back on chain.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 from typing import Protocol as Interface
 
@@ -15,6 +16,7 @@ import pandas as pd
 from sim.protocol import MinedBlock, Protocol, Snapshot, lp_symbol
 from sim.record.events import EventDecoder
 from sim.record.schema import AGENT_COLUMNS, EVENT_COLUMNS, TIMESERIES_COLUMNS, AgentKind
+from sim.record.tables import TableWriter
 from sim.scenario.prices import PricePath
 from sim.units import WAD, units_float, usd_float, usd_value
 
@@ -69,8 +71,8 @@ class Recorder:
     protocol: Protocol
     prices: PricePath
     agents: Sequence[RecordedAgent]
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    block_time_s: int
+    tables_dir: Path | None = None  # where the tables are streamed; None keeps them in memory
     start_equity: dict[str, int] = field(default_factory=dict)
     end_equity: dict[str, int] = field(default_factory=dict)
     failed_tx: int = 0
@@ -79,6 +81,16 @@ class Recorder:
         self._who = {a.address.lower(): a for a in self.agents}
         self._hedgers = [a for a in self.agents if a.hedged_asset]
         self._events = EventDecoder(self.protocol, self._identify)
+        self.rows = TableWriter(self._path("timeseries"), [c for c in TIMESERIES_COLUMNS if c != "time_s"],
+                                prepare=self._with_time, empty=pd.DataFrame)
+        self.events = TableWriter(self._path("events"), EVENT_COLUMNS)
+
+    def _path(self, table: str) -> Path | None:
+        return self.tables_dir / f"{table}.parquet" if self.tables_dir is not None else None
+
+    def _with_time(self, frame: pd.DataFrame) -> pd.DataFrame:
+        frame.insert(TIMESERIES_COLUMNS.index("time_s"), "time_s", frame["block"] * self.block_time_s)
+        return frame
 
     def _identify(self, address: str) -> tuple[str, str]:
         agent = self._who.get(address.lower())
@@ -158,15 +170,13 @@ class Recorder:
 
     # ---------------------------------------------------------------- tables
 
-    def timeseries(self, block_time_s: int) -> pd.DataFrame:
-        if not self.rows:
-            return pd.DataFrame()
-        frame = pd.DataFrame(self.rows, columns=[c for c in TIMESERIES_COLUMNS if c != "time_s"])
-        frame.insert(TIMESERIES_COLUMNS.index("time_s"), "time_s", frame["block"] * block_time_s)
-        return frame
-
-    def events_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.events, columns=list(EVENT_COLUMNS))
+    def finish(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """The ``timeseries``, ``events`` and ``agents`` tables, each file closed (and the agents
+        table written) when streaming."""
+        agents = self.agents_frame()
+        if self.tables_dir is not None:
+            agents.to_parquet(self.tables_dir / "agents.parquet", index=False)
+        return self.rows.finish(), self.events.finish(), agents
 
     def agents_frame(self) -> pd.DataFrame:
         rows = []

@@ -7,8 +7,9 @@ before anything runs.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 from pydantic import ValidationError
@@ -34,6 +35,13 @@ def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode,
 
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+# YAML 1.1 reads ``1e-12`` (no dot) as a string; scientific notation is a number here.
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
+)
+
+MAX_FILE_BYTES = 1_000_000  # a scenario is a few kilobytes; anything this large is not one
+MAX_DEPTH = 32  # a scenario nests six levels; a distribution inside a population, eight
 
 
 # ---------------------------------------------------------------- loading
@@ -69,7 +77,10 @@ def _validation_problems(error: ValidationError) -> list[tuple[str, str]]:
 
 
 def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
-    """Validate already-parsed YAML/JSON data into a :class:`Scenario`."""
+    """Validate already-parsed YAML/JSON data into a :class:`Scenario`.
+
+    Every problem is reported at once: field errors, and with them every reference to an asset
+    the file does not define (the other cross-field checks need valid fields to run)."""
     if data is None:
         raise ScenarioError(source, [("", "the file is empty; expected a scenario mapping (name, seed, blocks, …)")])
     if not isinstance(data, dict):
@@ -77,7 +88,12 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
-        raise ScenarioError(source, _validation_problems(error)) from None
+        problems = _validation_problems(error)
+        seen = {path for path, _ in problems}
+        problems += [(path, message) for path, message in unknown_asset_problems(data) if path not in seen]
+        raise ScenarioError(source, problems) from None
+    except RecursionError:
+        raise ScenarioError(source, [("", "nested too deeply to be a scenario")]) from None
     problems = reference_problems(scenario)
     if problems:
         raise ScenarioError(source, problems)
@@ -85,14 +101,92 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a YAML scenario file; :class:`ScenarioError` on any problem."""
+    """Read and validate a YAML scenario file; :class:`ScenarioError` on any problem (a file that
+    cannot be read, is not UTF-8 text, is not YAML or nests too deeply included)."""
     path = Path(path)
+    return parse_scenario(_read_yaml(path), str(path))
+
+
+def _read_yaml(path: Path) -> Any:
+    def refuse(message: str) -> ScenarioError:
+        return ScenarioError(str(path), [("", message)])
+
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as error:
-        raise ScenarioError(str(path), [("", f"cannot read the file: {error.strerror}")]) from None
+        raise refuse(f"cannot read the file: {error.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise refuse(f"{len(raw):,} bytes is too large for a scenario file (at most {MAX_FILE_BYTES:,})")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise refuse(f"not a UTF-8 text file (byte {error.start} cannot be decoded); a scenario is YAML text") from None
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
-        raise ScenarioError(str(path), [("", f"not valid YAML: {error}")]) from None
-    return parse_scenario(data, str(path))
+        raise refuse(f"not valid YAML: {error}") from None
+    except RecursionError:
+        raise refuse("nested too deeply to be a scenario") from None
+    if _deeper_than(data, MAX_DEPTH):
+        raise refuse(f"nested too deeply to be a scenario (more than {MAX_DEPTH} levels)")
+    return data
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    """True when lists and mappings in ``data`` nest more than ``limit`` levels (no recursion)."""
+    stack = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth >= limit:
+                return True
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return False
+
+
+# Where a scenario names an asset: ``*`` is every item of a list (or every entry of the agents
+# block), ``<key>`` every key of a mapping.
+_ASSET_REFERENCES = (
+    ("stablecoin",),
+    ("pools", "*", "asset"),
+    ("lending", "reserves", "*", "asset"),
+    ("perp", "markets", "*", "asset"),
+    ("agents", "*", "*", "asset"),
+    ("agents", "*", "*", "collateral_asset"),
+    ("agents", "*", "*", "perp_market"),
+    ("agents", "*", "*", "pools", "*"),
+    ("agents", "*", "*", "perp_markets", "*"),
+    ("shock", "crash", "size", "<key>"),
+)
+
+
+def unknown_asset_problems(data: dict) -> list[tuple[str, str]]:
+    """References to assets ``data`` does not define, read from the raw data (for a file whose
+    fields do not validate, so that these are reported alongside the field errors)."""
+    assets = data.get("assets")
+    known = sorted(assets) if isinstance(assets, dict) else []
+    problems = []
+    for pattern in _ASSET_REFERENCES:
+        for path, symbol in _walk(data, pattern, ""):
+            if isinstance(symbol, str) and symbol not in known:
+                problems.append((path, f"unknown asset {symbol!r}; expected one of {known}"))
+    return problems
+
+
+def _walk(node: Any, pattern: tuple[str, ...], path: str) -> Iterator[tuple[str, Any]]:
+    """``(path, value)`` of every place in ``node`` that ``pattern`` names."""
+    if not pattern:
+        yield path, node
+        return
+    step, rest = pattern[0], pattern[1:]
+    if step == "*" and isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _walk(item, rest, f"{path}[{i}]")
+    elif step == "*" and isinstance(node, dict):
+        for key, item in node.items():
+            yield from _walk(item, rest, f"{path}.{key}" if path else str(key))
+    elif step == "<key>" and isinstance(node, dict):
+        for key in node:
+            yield f"{path}.{key}", key
+    elif isinstance(node, dict) and step in node:
+        yield from _walk(node[step], rest, f"{path}.{step}" if path else step)

@@ -20,10 +20,20 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_val
 if TYPE_CHECKING:
     from sim.scenario.checks import Checks
 
+# The physical bounds every number is held to (README, "Scenario files"). No field takes inf or NaN.
+MAX_USD = 1e12  # a trillion dollars: more than any pool, fund or position of the day
+MIN_PRICE_USD = 1e-4  # 10,000 units of the oracle's 8 decimals: four significant digits at the start
+MAX_PRICE_USD = 1e9
+MIN_CRASHED_PRICE_USD = 1e-6  # 100 oracle units: the lowest a scripted crash may take a price
+MAX_VOLATILITY_DAILY = 1.0  # 100% a day
+MAX_BETA = 5.0
+MAX_DECIMALS = 18  # the contracts scale amounts to WAD (18 decimals)
+
 Bps = Annotated[int, Field(ge=0, le=10_000)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-PositiveFloat = Annotated[float, Field(gt=0.0)]
-NonNegativeFloat = Annotated[float, Field(ge=0.0)]
+UsdAmount = Annotated[float, Field(gt=0.0, le=MAX_USD)]
+OptionalUsdAmount = Annotated[float, Field(ge=0.0, le=MAX_USD)]
+TokenAmount = Annotated[float, Field(ge=0.0, le=1e18)]  # human token units
 Symbol = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{0,11}$")]
 Uint32 = Annotated[int, Field(ge=0, lt=2**32)]  # what the contracts store these in
 
@@ -42,7 +52,8 @@ class ScenarioError(ValueError):
 
 class _Strict(BaseModel):
     # strict: ``blocks: true`` or ``blocks: "300"`` is an error, not 1 or 300
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # allow_inf_nan: ``.inf``, ``.nan`` and ``1e400`` are errors, never numbers
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 # ---------------------------------------------------------------- distributions
@@ -104,14 +115,19 @@ def bounds(dist: Distribution) -> tuple[float, float]:
     return (float(dist), float(dist))
 
 
+def typical_high(dist: Distribution) -> float:
+    """The largest value a distribution is meant to give: its upper bound, or a lognormal's median."""
+    return dist.lognormal[0] if isinstance(dist, LogNormal) else bounds(dist)[1]
+
+
 # ---------------------------------------------------------------- market structure
 
 
 class Asset(_Strict):
-    decimals: Annotated[int, Field(ge=0, le=36)]
-    price_usd: PositiveFloat
-    volatility_daily: NonNegativeFloat = 0.0
-    beta_to_btc: float = 0.0
+    decimals: Annotated[int, Field(ge=0, le=MAX_DECIMALS)]
+    price_usd: Annotated[float, Field(ge=MIN_PRICE_USD, le=MAX_PRICE_USD)]
+    volatility_daily: Annotated[float, Field(ge=0.0, le=MAX_VOLATILITY_DAILY)] = 0.0
+    beta_to_btc: Annotated[float, Field(ge=-MAX_BETA, le=MAX_BETA)] = 0.0
     stable: bool = False
 
 
@@ -119,7 +135,7 @@ class Pool(_Strict):
     """A constant-product pool of ``asset`` against the scenario's stablecoin."""
 
     asset: Symbol
-    depth_usd: PositiveFloat  # USD value of each side at the starting price
+    depth_usd: UsdAmount  # USD value of each side at the starting price
     fee_bps: Annotated[int, Field(ge=0, le=9_999)] = 30  # the pool's MAX_FEE_BPS
     twap_window_s: Annotated[int, Field(gt=0, lt=2**32)] = 600
     twap_capacity: Annotated[int, Field(ge=2, le=65_535)] = 64
@@ -141,10 +157,10 @@ class Reserve(_Strict):
     liquidation_bonus_bps: Annotated[int, Field(ge=10_000, le=20_000)]
     borrowing_enabled: bool = True
     liquidation_protocol_fee_bps: Bps = 0
-    supply_cap: NonNegativeFloat = 0.0  # token units; 0 = no cap
-    borrow_cap: NonNegativeFloat = 0.0
+    supply_cap: TokenAmount = 0.0  # token units; 0 = no cap
+    borrow_cap: TokenAmount = 0.0
     interest: InterestModel = InterestModel()
-    passive_supply_usd: NonNegativeFloat = 0.0  # supplied at the start by a passive lender
+    passive_supply_usd: OptionalUsdAmount = 0.0  # supplied at the start by a passive lender
 
     @model_validator(mode="after")
     def _listing_rule(self) -> "Reserve":
@@ -158,19 +174,19 @@ class Reserve(_Strict):
 class Lending(_Strict):
     close_factor_bps: Annotated[int, Field(gt=0, le=10_000)] = 5_000
     full_liquidation_health_factor: Annotated[float, Field(ge=0.0, le=1.0)] = 0.95
-    max_oracle_age_s: Annotated[int, Field(ge=0)] = 0
+    max_oracle_age_s: Annotated[int, Field(ge=0, lt=2**32)] = 0
     reserves: Annotated[list[Reserve], Field(min_length=1)]
 
 
 class Funding(_Strict):
     interval_s: Annotated[int, Field(gt=0, lt=2**32)] = 3_600
-    factor: NonNegativeFloat = 1.0
+    factor: Annotated[float, Field(ge=0.0, le=100.0)] = 1.0
     max_rate_per_interval: Fraction = 0.0075
 
 
 class PerpMarket(_Strict):
     asset: Symbol
-    depth_usd: PositiveFloat  # virtual quote reserve; the virtual base is depth / price
+    depth_usd: UsdAmount  # virtual quote reserve; the virtual base is depth / price
     index_oracle: OracleKind = "external"
     margin_price_source: Literal["mark", "index"] = "mark"
     initial_margin_bps: Annotated[int, Field(gt=0, le=10_000)]
@@ -193,7 +209,7 @@ class PerpMarket(_Strict):
 
 
 class Perp(_Strict):
-    insurance_fund_usd: NonNegativeFloat = 0.0
+    insurance_fund_usd: OptionalUsdAmount = 0.0
     adl_enabled: bool = True
     markets: Annotated[list[PerpMarket], Field(min_length=1)]
 
@@ -223,7 +239,7 @@ class Whales(_Population):
     target_health_factor: Distribution
     leverage: Distribution
     spare_fraction: Fraction = 0.1  # share of the borrowed stablecoin kept for top-ups
-    topup_health_factor: Annotated[float, Field(gt=0.0)] = 1.03
+    topup_health_factor: Annotated[float, Field(gt=0.0, le=100.0)] = 1.03
     topup_margin_ratio: Fraction = 0.08
 
     def reference_problems(self, scenario: "Scenario", path: str, checks: "Checks") -> None:
@@ -257,10 +273,10 @@ class MarketMakers(_Population):
     stable_reserve_share: Fraction = 0.0  # part of its stablecoins kept in the wallet for re-hedging
     target_health_factor: Distribution = 2.0
     hedge_leverage: Distribution = 3.0
-    rehedge_interval_blocks: Annotated[int, Field(gt=0)] = 10
+    rehedge_interval_blocks: Annotated[int, Field(gt=0, le=1_000_000)] = 10
     rehedge_threshold: Fraction = 0.1  # re-hedge when |delta| exceeds this share of the inventory
-    volatility_window_blocks: Annotated[int, Field(ge=2)] = 10
-    withdraw_volatility: NonNegativeFloat = 0.02  # per-block stdev of pool log returns
+    volatility_window_blocks: Annotated[int, Field(ge=2, le=1_000)] = 10
+    withdraw_volatility: Annotated[float, Field(ge=0.0, le=10.0)] = 0.02  # per-block stdev of pool log returns
 
     def reference_problems(self, scenario: "Scenario", path: str, checks: "Checks") -> None:
         s = scenario
@@ -293,8 +309,8 @@ class Arbitrageurs(_Population):
     threshold: Fraction = 0.005
     gap_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5  # share of a price gap one arbitrageur closes per block
     max_trade_fraction: Fraction = 0.5  # most of its stablecoin capital in one trade
-    refill_delay_blocks: Annotated[int, Field(ge=0)] = 25
-    perp_leverage: Annotated[float, Field(gt=0.0)] = 2.0
+    refill_delay_blocks: Annotated[int, Field(ge=0, le=1_000_000)] = 25
+    perp_leverage: Annotated[float, Field(gt=0.0, le=1_000.0)] = 2.0
     pools: Annotated[list[Symbol], Field(min_length=1)] | None = None  # pools it trades (default: all), capital split by depth
     perp_markets: list[Symbol] | None = None  # perp markets it trades (default: all; [] for none)
 
@@ -314,7 +330,7 @@ class Arbitrageurs(_Population):
 class Noise(_Population):
     trade_probability: Fraction = 0.1
     trade_fraction: Fraction = 0.05
-    perp_leverage: Annotated[float, Field(gt=0.0)] = 3.0
+    perp_leverage: Annotated[float, Field(gt=0.0, le=1_000.0)] = 3.0
 
     def leverage_bounds(self, scenario: "Scenario") -> list[tuple[str, float, list[str]]]:
         return [("perp_leverage", self.perp_leverage, [m.asset for m in scenario.perp.markets])]
@@ -323,9 +339,9 @@ class Noise(_Population):
 class Keeper(_Strict):
     """Pushes external prices into the feeds (heartbeat and deviation), updates TWAPs, settles funding."""
 
-    heartbeat_s: Annotated[int, Field(gt=0)] = 3_600
+    heartbeat_s: Annotated[int, Field(gt=0, lt=2**32)] = 3_600
     deviation_bps: Annotated[int, Field(ge=0, le=10_000)] = 50
-    gas_price_gwei: Annotated[float, Field(ge=0.0)] = 50.0
+    gas_price_gwei: Annotated[float, Field(ge=0.0, le=1e6)] = 50.0
 
 
 class Agents(_Strict):

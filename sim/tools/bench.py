@@ -52,7 +52,7 @@ def measure(scenario_path: Path, agents: int, blocks: int, work_dir: Path, naive
 
     scenario = scale_population(load_scenario(scenario_path), agents, blocks)
     artifacts = load_artifacts()
-    with connected(network) as provider:
+    with connected(network) as (provider, _):
         if getattr(provider, "process", None) is None:
             raise click.ClickException(
                 "the benchmark needs a node it starts itself (its memory is measured); another node is already "

@@ -1,0 +1,243 @@
+"""Runs that never lose work, from the user's side: real signals, concurrent runs, output
+directories that cannot take the outputs, and a kill -9 while the outputs replace the old ones.
+
+Each run here starts its own node (as a user's does), through ``ape run cascade`` or the Python API
+in a subprocess."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from test_cascade_run import TINY
+
+from sim.chain import AnvilBackend, RpcError
+from sim.chain.replay import Node
+from sim.files import OutputDirError
+from sim.model import run_cascade
+from sim.scenario import parse_scenario
+from sim.tools.memory_bench import children
+
+ROOT = Path(__file__).resolve().parent.parent
+APE = Path(sys.executable).with_name("ape")
+LONG = {**TINY, "name": "tiny-long", "blocks": 100_000}  # never finishes within a test
+
+
+def write_scenario(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / f"{data['name']}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def cascade(scenario: Path, out: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(APE), "run", "cascade", "--scenario", str(scenario), "--out", str(out), "--no-progress", *extra],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def running_blocks(process: subprocess.Popen, timeout_s: float = 120.0) -> list[int]:
+    """Wait until the run's node is up and the run is past its set-up; its node's process ids."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        nodes = children(process.pid)
+        if nodes:
+            time.sleep(8.0)  # set-up of the tiny scenario takes about a second
+            return nodes
+        time.sleep(0.2)
+    raise AssertionError("the run never started its node")
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().find("State:\tZ") < 0
+    except OSError:
+        return False
+
+
+def tables(out: Path) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_parquet(out / f"{name}.parquet") for name in ("timeseries", "events", "agents")}
+
+
+def summary_of(out: Path) -> dict:
+    summary = json.loads((out / "summary.json").read_text())
+    summary.pop("wall_s")
+    return summary
+
+
+# ---------------------------------------------------------------- interrupts
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_keeps_every_recorded_block_and_stops_the_node(tmp_path, sig, code):
+    out = tmp_path / "out"
+    process = cascade(write_scenario(tmp_path, LONG), out)
+    nodes = running_blocks(process)
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == code, stderr
+    message = [line for line in stderr.splitlines() if line.startswith("interrupted:")]
+    assert len(message) == 1 and signal.Signals(sig).name in message[0], stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["blocks"] > 0
+    recorded = tables(out)["timeseries"]
+    assert sorted(set(recorded["block"])) == list(range(summary["blocks"] + 1))  # every block, none half-written
+    assert (out / "report.html").is_file()
+    assert not [pid for pid in nodes if alive(pid)], "the node outlived the run"
+    assert not list(tmp_path.glob(".out.*")), "a staging directory was left behind"
+
+
+def test_the_python_api_raises_run_interrupted_and_keeps_the_outputs(tmp_path):
+    out = tmp_path / "out"
+    script = textwrap.dedent(f"""
+        import sys
+        from sim import RunInterrupted, run_cascade
+        try:
+            run_cascade({str(write_scenario(tmp_path, LONG))!r}, {str(out)!r}, progress=False)
+        except RunInterrupted as error:
+            print("RunInterrupted", error.exit_code)
+            sys.exit(error.exit_code)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    running_blocks(process)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143 and "RunInterrupted 143" in stdout, stderr
+    assert json.loads((out / "summary.json").read_text())["status"] == "interrupted"
+
+
+# ---------------------------------------------------------------- one node per run
+
+
+def test_concurrent_runs_each_give_exactly_their_solo_output(tmp_path):
+    scenario = write_scenario(tmp_path, TINY)
+    solo = tmp_path / "solo"
+    assert cascade(scenario, solo).wait(timeout=300) == 0
+    expected_tables, expected_summary = tables(solo), summary_of(solo)
+    for runs in (2, 4):
+        outs = [tmp_path / f"x{runs}-{i}" for i in range(runs)]
+        processes = [cascade(scenario, out) for out in outs]
+        with ThreadPoolExecutor(runs) as pool:
+            results = list(pool.map(lambda p: (p.communicate(timeout=600), p.returncode), processes))
+        for out, ((_, stderr), code) in zip(outs, results):
+            assert code == 0, stderr
+            for name, frame in tables(out).items():
+                assert frame.equals(expected_tables[name]), f"{out.name}: {name} differs from the solo run"
+            assert summary_of(out) == expected_summary
+
+
+@pytest.fixture
+def foreign_node(networks):
+    node = Node.start(networks.active_provider.build_command())
+    yield node
+    node.stop()
+
+
+def test_a_node_someone_else_drives_is_refused_and_never_reverted(foreign_node):
+    first, second = AnvilBackend(foreign_node.uri), AnvilBackend(foreign_node.uri)
+    checkpoint = first.checkpoint()
+    first.take_control()
+    with pytest.raises(RpcError, match="already in use by another run"):
+        second.take_control()
+    first.execute([], first.head()[1] + 12)
+    second.request("evm_mine", [])  # someone else moves the node on
+    head = second.head()
+    with pytest.raises(RpcError, match="has moved on since this run's last block"):
+        first.restore(checkpoint)
+    assert second.head() == head  # left as it was
+
+
+# ---------------------------------------------------------------- the output directory
+
+
+def test_an_unwritable_out_exits_2_before_any_node_starts(tmp_path):
+    scenario = write_scenario(tmp_path, TINY)
+    for out in (Path("/proc/sim-out"), scenario):  # not creatable even by root; an existing file
+        process = cascade(scenario, out)
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 2, stderr
+        assert "--out" in stderr and "Starting 'anvil'" not in stdout + stderr
+
+
+def test_a_users_own_files_are_never_deleted_without_overwrite(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "my-notes.txt").write_text("keep me")
+    scenario = parse_scenario(TINY, "tiny")
+    with pytest.raises(OutputDirError, match="my-notes.txt"):
+        run_cascade(scenario, out, progress=False)
+    assert (out / "my-notes.txt").read_text() == "keep me"
+    run_cascade(scenario, out, progress=False, overwrite=True)
+    assert not (out / "my-notes.txt").exists() and (out / "summary.json").is_file()
+    run_cascade(scenario, out, progress=False)  # a previous run's outputs alone are replaced freely
+
+
+def test_a_kill_9_while_outputs_are_replaced_leaves_the_old_or_the_new_directory_whole(tmp_path):
+    """A writer swaps in directories of 200 files, every file of one generation alike; it is
+    killed at random moments. After each kill, ``out`` holds exactly one generation, complete."""
+    out = tmp_path / "out"
+    writer = textwrap.dedent(f"""
+        import pathlib, sys
+        from sim.files import replace_directory, staging_dir
+        out = pathlib.Path({str(out)!r})
+        generation = int(sys.argv[1])
+        while True:
+            staged = staging_dir(out)
+            for i in range(200):
+                (staged / f"part-{{i}}").write_text(f"{{generation}}\\n" * 200)
+            replace_directory(staged, out)
+            generation += 1
+    """)
+    rng = random.Random(12)
+    seen = set()
+    for attempt in range(12):
+        process = subprocess.Popen([sys.executable, "-c", writer, str(attempt * 1_000_000)], cwd=ROOT)
+        time.sleep(rng.uniform(1.5, 3.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert out.is_dir()
+        contents = {f.read_text() for f in out.iterdir()}
+        assert len(list(out.iterdir())) == 200 and len(contents) == 1, (len(list(out.iterdir())), len(contents))
+        seen |= contents
+    assert len(seen) >= 4  # the kills fell between swaps of several writers, not only before the first
+
+
+# ---------------------------------------------------------------- bounded memory
+
+
+def test_a_node_the_run_owns_drops_its_old_blocks_and_the_run_is_unchanged(networks, tmp_path):
+    """The same tiny run on two fresh nodes: one kept whole, one trimmed every 3 blocks to its
+    newest 8. Every table is equal, and the trimmed node holds a handful of blocks, not all."""
+    from sim.model import CascadeModel, run_blocks
+    from sim.protocol import ProtocolSession, load_artifacts
+
+    artifacts, command = load_artifacts(), networks.active_provider.build_command()
+    runs = []
+    for owns_node in (False, True):
+        node = Node.start(command)
+        try:
+            backend = AnvilBackend(node.uri)
+            session = ProtocolSession(backend, artifacts, owns_node=owns_node, trim_every_blocks=3)
+            model = CascadeModel(parse_scenario(TINY, "tiny"), session, tables_dir=None)
+            run_blocks(model, progress=False)
+            runs.append((model.recorder.finish(), backend.request("anvil_dumpState")))
+        finally:
+            node.stop()
+    (kept_tables, kept_dump), (trimmed_tables, trimmed_dump) = runs
+    for kept, trimmed in zip(kept_tables, trimmed_tables):
+        assert kept.equals(trimmed)
+    blocks = lambda dump: len(json.loads(gzip.decompress(bytes.fromhex(dump[2:])))["blocks"])  # noqa: E731
+    # the newest 8, the genesis block a reset makes, and fewer than 3 mined since the last trim
+    assert blocks(trimmed_dump) <= 8 + 1 + 3 < TINY["blocks"] < blocks(kept_dump)
