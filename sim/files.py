@@ -31,26 +31,54 @@ class OutputDirError(ValueError):
 
 
 def check_output_dir(path: pathlib.Path, own_names: frozenset[str], overwrite: bool = False) -> None:
-    """Refuse ``path`` before anything runs: it must be a directory (or not exist yet) in a
-    writable parent, and hold nothing but a previous run's files (``own_names``) unless
-    ``overwrite``. A run replaces the whole directory (:func:`replace_directory`)."""
+    """Refuse ``path`` before anything runs: it must be a directory (or not exist yet) that can be
+    replaced as a whole (not a mount point, not the working directory or one of its parents), in
+    a parent where files can be created, that no other run is writing, holding nothing but a
+    previous run's files (regular files named in ``own_names``) unless ``overwrite``."""
     path = pathlib.Path(path)
+    resolved = path.resolve()
     if path.exists() and not path.is_dir():
         raise OutputDirError(f"--out {path} is a file, not a directory")
-    parent = path.resolve().parent
-    existing = parent
+    if path.is_dir() and os.path.ismount(resolved):
+        raise OutputDirError(f"--out {path} is a mount point, which cannot be replaced as a whole: name a directory inside it")
+    if resolved == pathlib.Path.cwd().resolve() or resolved in pathlib.Path.cwd().resolve().parents:
+        raise OutputDirError(f"--out {path} is the working directory or holds it: name a directory of its own")
+    existing = resolved.parent
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir() or not _can_create_in(existing):
         raise OutputDirError(f"--out {path}: cannot create files in {existing}")
     if path.is_dir():
-        foreign = sorted(p.name for p in path.iterdir() if p.name not in own_names)
+        foreign = sorted(p.name for p in path.iterdir() if p.name not in own_names or p.is_symlink() or not p.is_file())
         if foreign and not overwrite:
             shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
             raise OutputDirError(
                 f"--out {path} holds files that are not a run's outputs ({shown}); the run replaces the whole "
                 "directory: choose another --out, or pass --overwrite to delete them"
             )
+    if existing == resolved.parent:
+        with output_lock(path):  # only probes: a run holds the lock for its whole length
+            pass
+
+
+@contextlib.contextmanager
+def output_lock(path: pathlib.Path):
+    """Hold the lock that says a run is writing ``path`` (``.NAME.lock`` beside it), or raise
+    :class:`OutputDirError` at once when another run holds it. The operating system releases it
+    when the process ends, however it ends."""
+    import fcntl
+
+    path = pathlib.Path(path).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputDirError(f"--out {path} is being written by another run; wait for it or choose another --out") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _can_create_in(directory: pathlib.Path) -> bool:
@@ -64,10 +92,17 @@ def _can_create_in(directory: pathlib.Path) -> bool:
 
 
 def staging_dir(path: pathlib.Path) -> pathlib.Path:
-    """A new, empty directory beside ``path`` to write a run's outputs into before they replace it."""
-    path = pathlib.Path(path)
-    path.resolve().parent.mkdir(parents=True, exist_ok=True)
-    return pathlib.Path(tempfile.mkdtemp(dir=path.resolve().parent, prefix=f".{path.name}.partial-"))
+    """A new, empty directory beside ``path`` to write a run's outputs into before they replace it.
+
+    Call it holding :func:`output_lock`: any staging directory left beside ``path`` then belongs to
+    a run that was killed (``kill -9``), and is removed."""
+    import shutil
+
+    path = pathlib.Path(path).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in [*path.parent.glob(f".{path.name}.partial-*"), *path.parent.glob(f".{path.name}.old-*")]:
+        shutil.rmtree(stale, ignore_errors=True)
+    return pathlib.Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.partial-"))
 
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
@@ -98,7 +133,7 @@ def replace_directory(staged: pathlib.Path, path: pathlib.Path) -> None:
     directory is moved aside first). The old directory is deleted afterwards."""
     import shutil
 
-    path = pathlib.Path(path)
+    path = pathlib.Path(path).resolve()
     os.chmod(staged, 0o755)
     if not path.exists():
         os.rename(staged, path)

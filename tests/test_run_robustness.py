@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 import signal
 import subprocess
@@ -22,9 +23,10 @@ import pytest
 import yaml
 from test_cascade_run import TINY
 
+from sim import output_names
 from sim.chain import AnvilBackend, RpcError
 from sim.chain.replay import Node
-from sim.files import OutputDirError
+from sim.files import OutputDirError, check_output_dir, output_lock, staging_dir
 from sim.model import run_cascade
 from sim.scenario import parse_scenario
 from sim.tools.memory_bench import children
@@ -96,7 +98,7 @@ def test_a_signal_keeps_every_recorded_block_and_stops_the_node(tmp_path, sig, c
     assert sorted(set(recorded["block"])) == list(range(summary["blocks"] + 1))  # every block, none half-written
     assert (out / "report.html").is_file()
     assert not [pid for pid in nodes if alive(pid)], "the node outlived the run"
-    assert not list(tmp_path.glob(".out.*")), "a staging directory was left behind"
+    assert not list(tmp_path.glob(".out.partial-*")), "a staging directory was left behind"
 
 
 def test_the_python_api_raises_run_interrupted_and_keeps_the_outputs(tmp_path):
@@ -241,3 +243,39 @@ def test_a_node_the_run_owns_drops_its_old_blocks_and_the_run_is_unchanged(netwo
     blocks = lambda dump: len(json.loads(gzip.decompress(bytes.fromhex(dump[2:])))["blocks"])  # noqa: E731
     # the newest 8, the genesis block a reset makes, and fewer than 3 mined since the last trim
     assert blocks(trimmed_dump) <= 8 + 1 + 3 < TINY["blocks"] < blocks(kept_dump)
+
+
+def test_an_out_that_cannot_be_replaced_as_a_whole_is_refused_up_front(tmp_path, monkeypatch):
+    names = output_names()
+    with pytest.raises(OutputDirError, match="mount point"):
+        check_output_dir(Path("/dev/shm") if os.path.ismount("/dev/shm") else Path("/"), names)
+    monkeypatch.chdir(tmp_path)
+    for cwd_or_parent in (Path("."), Path(".."), tmp_path):
+        with pytest.raises(OutputDirError, match="working directory"):
+            check_output_dir(cwd_or_parent, names)
+
+
+def test_only_regular_files_named_as_outputs_count_as_a_previous_run(tmp_path):
+    out = tmp_path / "out"
+    (out / "summary.json").mkdir(parents=True)  # a directory of the user's, named like an output
+    (out / "summary.json" / "chapter1.tex").write_text("draft")
+    with pytest.raises(OutputDirError, match="summary.json"):
+        check_output_dir(out, output_names())
+
+
+def test_a_second_run_into_the_same_out_is_refused_while_the_first_writes(tmp_path):
+    out = tmp_path / "out"
+    with output_lock(out):
+        with pytest.raises(OutputDirError, match="being written by another run"):
+            check_output_dir(out, output_names())
+    check_output_dir(out, output_names())  # free again
+
+
+def test_a_staging_directory_left_by_a_killed_run_is_cleared_by_the_next(tmp_path):
+    out = tmp_path / "out"
+    stale = tmp_path / ".out.partial-killed"
+    stale.mkdir()
+    (stale / "timeseries.parquet").write_bytes(b"half")
+    with output_lock(out):
+        fresh = staging_dir(out)
+    assert not stale.exists() and fresh.is_dir()

@@ -5,7 +5,9 @@ with one thing broken, so each case shows exactly which path and message a user 
 """
 
 import copy
+import os
 import re
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -395,3 +397,56 @@ def test_field_errors_and_unknown_assets_are_reported_together(tmp_path):
     problems = problems_of(tmp_path, put("assets.ALT.volatility_daily", -1.0), put("agents.whales[1].collateral_asset", "XYZ"))
     assert_reported(problems, "assets.ALT.volatility_daily", "greater than or equal to 0")
     assert_reported(problems, "agents.whales[1].collateral_asset", "unknown asset 'XYZ'")
+
+
+@pytest.mark.parametrize(
+    "mutations,fragment",
+    [
+        pytest.param([put("agents.whales[0].capital_usd", {"lognormal": [1_000_000, 1000]})], "sigma <= 3", id="lognormal-sigma"),
+        pytest.param([put("shock.crash.duration_blocks", 10**400)], "less than or equal to 1000000", id="crash-duration"),
+        pytest.param([put("pools[0].twap_window_s", 2**32 - 1)], "less than or equal to 86400", id="twap-window"),
+        pytest.param([put("agents.noise[0].count", 100_000)], "at most 100,000", id="too-many-agents"),
+        pytest.param([put("assets.BTC.decimals", 0)], "at least 1,000 are needed", id="pool-of-fractions-of-a-token"),
+        pytest.param([put("assets.ALT.price_usd", 1e-4), put("pools[2].depth_usd", 1e12)], "do not fit a pool reserve",
+                     id="pool-reserve-overflow"),
+    ],
+)
+def test_a_scenario_the_contracts_could_not_hold_is_refused_up_front(tmp_path, mutations, fragment):
+    problems = problems_of(tmp_path, *mutations)
+    assert any(fragment in message for _, message in problems), problems
+
+
+def test_a_random_walk_that_leaves_the_oracles_range_is_refused_before_the_run(tmp_path):
+    problems = problems_of(tmp_path, put("blocks", 1_000_000), put("block_time_s", 3600), put("assets.BTC.volatility_daily", 1.0),
+                           put("assets.ALT.volatility_daily", 1.0), put("assets.ALT.beta_to_btc", 5.0))
+    assert any(where.endswith("volatility_daily") and "external price path reaches" in message for where, message in problems)
+
+
+@pytest.mark.parametrize(
+    "make,fragment",
+    [
+        pytest.param(lambda tmp: _write(tmp, "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+            f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(8))),
+            "aliases count each time", id="billion-laughs"),
+        pytest.param(lambda tmp: _write(tmp, "name: x\n[1, 2]: 3\n"), "a key must be a plain value", id="list-as-key"),
+        pytest.param(lambda tmp: Path("/dev/zero"), "not a regular file", id="dev-zero"),
+    ],
+)
+def test_a_hostile_file_is_one_quick_problem(tmp_path, make, fragment):
+    started = time.perf_counter()
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(make(tmp_path))
+    (path, message), = caught.value.problems
+    assert path == "" and fragment in message
+    assert time.perf_counter() - started < 10  # not minutes, as expanding the aliases took
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "scenario.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(ScenarioError, match="not a regular file"):
+        load_scenario(fifo)
+
+
+def test_scientific_notation_with_a_leading_dot_is_a_number(tmp_path):
+    assert load_scenario(_write(tmp_path, _oct10_text("price_usd: 2.0", "price_usd: .2e1"))).assets["ALT"].price_usd == 2.0

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from sim.files import check_output_dir, replace_directory, staging_dir
+from sim.files import check_output_dir, output_lock, replace_directory, staging_dir
 from sim.model.interrupts import Interrupted, signals_raise
 from sim.model.model import CascadeModel
 from sim.model.outputs import RunResult, output_names, write_outputs
@@ -62,7 +62,7 @@ def run_cascade(
         scenario = load_scenario(scenario)
     out_dir = Path(out_dir)
     check_output_dir(out_dir, output_names(), overwrite)
-    with open_session(network, artifacts, owns_node) as session:
+    with output_lock(out_dir), open_session(network, artifacts, owns_node) as session:
         staged = staging_dir(out_dir)
         try:
             return _run(scenario, session, staged, out_dir, progress)
@@ -83,8 +83,19 @@ def _run(scenario: Scenario, session: ProtocolSession, staged: Path, out_dir: Pa
         session.restore(checkpoint)
         result = write_outputs(staged, model, time.perf_counter() - started, "completed", out_dir,
                                token_conservation=conservation)
-        replace_directory(staged, out_dir)
+        _publish(staged, out_dir)
     return result
+
+
+def _publish(staged: Path, out_dir: Path) -> None:
+    """Replace ``out_dir`` with the staged outputs; when that fails, keep them under a visible
+    name beside it and say where (:class:`RunFailed`), never lose them."""
+    try:
+        replace_directory(staged, out_dir)
+    except OSError as error:
+        kept = out_dir.resolve().with_name(f"{out_dir.resolve().name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        staged.rename(kept)
+        raise RunFailed(f"could not replace {out_dir} ({error}); the outputs are in {kept}") from error
 
 
 def _stopped(
@@ -100,7 +111,7 @@ def _stopped(
         model.finish()  # every agent's equity after the last block recorded (no chain needed)
     if model.recorder is not None:
         write_outputs(staged, model, wall_s, status, out_dir, error=failure)
-        replace_directory(staged, out_dir)
+        _publish(staged, out_dir)
         where = (
             f"; what was recorded up to block {model.block} is in {out_dir}"
             if model.ready

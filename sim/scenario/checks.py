@@ -4,7 +4,13 @@ against the markets' margins. Each population checks its own references
 
 from __future__ import annotations
 
-from sim.scenario.schema import MAX_USD, MIN_CRASHED_PRICE_USD, Scenario, bounds, typical_high
+import numpy as np
+
+from sim.scenario.prices import external_usd
+from sim.scenario.schema import MAX_AGENTS, MAX_PRICE_USD, MAX_USD, MIN_CRASHED_PRICE_USD, Scenario, bounds, typical_high
+
+UINT112 = 2**112 - 1  # what a V2 pool stores its reserves in
+MIN_POOL_UNITS = 1_000  # a pool side of fewer native units cannot price anything
 
 
 class Checks:
@@ -52,8 +58,47 @@ def reference_problems(s: Scenario) -> list[tuple[str, str]]:
             elif typical_high(getattr(population, name)) > highest:
                 checks.add(f"agents.{section}[{i}].{name}", f"must stay at most {highest:g} "
                            f"(largest value, or a lognormal's median: {typical_high(getattr(population, name)):g})")
+    agents = sum(population.count for _, _, population in s.populations())
+    if agents > MAX_AGENTS:
+        checks.add("agents", f"{agents:,} agents in all; at most {MAX_AGENTS:,}")
     _crash_problems(s, checks)
+    _pool_size_problems(s, checks)
+    if not checks.problems:  # the path needs every other field sound
+        _price_path_problems(s, checks)
     return checks.problems
+
+
+def _pool_size_problems(s: Scenario, checks: Checks) -> None:
+    """Each pool's starting reserves, in native units, must fit the pool and price something."""
+    if s.stablecoin not in s.assets:
+        return
+    quote_decimals = s.assets[s.stablecoin].decimals
+    for i, pool in enumerate(s.pools):
+        if pool.asset not in s.assets:
+            continue
+        asset = s.assets[pool.asset]
+        base_units = pool.depth_usd / asset.price_usd * 10**asset.decimals
+        quote_units = pool.depth_usd * 10**quote_decimals
+        if base_units < MIN_POOL_UNITS:
+            checks.add(f"pools[{i}].depth_usd", f"holds {base_units:.3g} native units of {pool.asset} "
+                       f"(decimals {asset.decimals}, price ${asset.price_usd:g}); at least {MIN_POOL_UNITS:,} are needed")
+        if max(base_units, quote_units) > UINT112:
+            checks.add(f"pools[{i}].depth_usd", f"{max(base_units, quote_units):.3g} native units do not fit a pool reserve (uint112)")
+
+
+def _price_path_problems(s: Scenario, checks: Checks) -> None:
+    """The external path the run will draw (the same generator, seeded the same) must stay where
+    the oracles can carry it: a long, volatile random walk can leave any range."""
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing walk is what this reports
+        usd = external_usd(s, np.random.default_rng(s.seed))
+    for j, symbol in enumerate(s.assets):
+        column = usd[:, j]
+        outside = np.flatnonzero(~np.isfinite(column) | (column < MIN_CRASHED_PRICE_USD) | (column > MAX_PRICE_USD * 1_000))
+        if outside.size:
+            block = int(outside[0])
+            checks.add(f"assets.{symbol}.volatility_daily", f"the external price path reaches ${column[block]:.3g} at block "
+                       f"{block}, outside ${MIN_CRASHED_PRICE_USD:g} – ${MAX_PRICE_USD * 1_000:g}: lower volatility_daily or "
+                       "beta_to_btc, or run fewer blocks")
 
 
 def _crash_problems(s: Scenario, checks: Checks) -> None:

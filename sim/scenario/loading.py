@@ -26,6 +26,10 @@ def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode,
     seen: set[Any] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, (str, int, float, bool)) and key is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a key must be a plain value, not a {type(key).__name__}", key_node.start_mark
+            )
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"the key {key!r} appears twice in one mapping", key_node.start_mark
@@ -37,11 +41,12 @@ def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode,
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
 # YAML 1.1 reads ``1e-12`` (no dot) as a string; scientific notation is a number here.
 _UniqueKeyLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"), list("-+.0123456789")
 )
 
 MAX_FILE_BYTES = 1_000_000  # a scenario is a few kilobytes; anything this large is not one
 MAX_DEPTH = 32  # a scenario nests six levels; a distribution inside a population, eight
+MAX_VALUES = 100_000  # lists, mappings and values in all, aliases counted each time they are used
 
 
 # ---------------------------------------------------------------- loading
@@ -112,7 +117,10 @@ def _read_yaml(path: Path) -> Any:
         return ScenarioError(str(path), [("", message)])
 
     try:
-        raw = path.read_bytes()
+        if not path.is_file():
+            raise refuse("cannot read the file: not a regular file" if path.exists() else "cannot read the file: No such file or directory")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)  # never more: /dev/zero is a file too
     except OSError as error:
         raise refuse(f"cannot read the file: {error.strerror}") from None
     if len(raw) > MAX_FILE_BYTES:
@@ -127,21 +135,27 @@ def _read_yaml(path: Path) -> Any:
         raise refuse(f"not valid YAML: {error}") from None
     except RecursionError:
         raise refuse("nested too deeply to be a scenario") from None
-    if _deeper_than(data, MAX_DEPTH):
-        raise refuse(f"nested too deeply to be a scenario (more than {MAX_DEPTH} levels)")
+    shape = _shape_problem(data)
+    if shape:
+        raise refuse(shape)
     return data
 
 
-def _deeper_than(data: Any, limit: int) -> bool:
-    """True when lists and mappings in ``data`` nest more than ``limit`` levels (no recursion)."""
-    stack = [(data, 0)]
+def _shape_problem(data: Any) -> str | None:
+    """Why ``data`` cannot be a scenario by its shape alone: nested more than ``MAX_DEPTH`` levels,
+    or more than ``MAX_VALUES`` values once aliases are expanded (a "billion laughs" file is a
+    few hundred bytes). Walks without recursion and stops at the first limit."""
+    stack, values = [(data, 0)], 0
     while stack:
         node, depth = stack.pop()
+        values += 1
+        if values > MAX_VALUES:
+            return f"more than {MAX_VALUES:,} values (aliases count each time they are used): not a scenario"
         if isinstance(node, (dict, list)):
-            if depth >= limit:
-                return True
+            if depth >= MAX_DEPTH:
+                return f"nested too deeply to be a scenario (more than {MAX_DEPTH} levels)"
             stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
-    return False
+    return None
 
 
 # Where a scenario names an asset: ``*`` is every item of a list (or every entry of the agents

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.scenario import Scenario
+from sim.scenario.schema import Scenario
 from sim.units import to_usd_price
 
 SECONDS_PER_DAY = 86_400
@@ -47,6 +47,13 @@ def crash_log_offsets(scenario: Scenario, symbol: str) -> np.ndarray:
 
 def price_path(scenario: Scenario, rng: np.random.Generator, market_volatility_daily: float | None = None) -> PricePath:
     """Draw the external path for every asset from ``rng`` (the model's generator)."""
+    usd = external_usd(scenario, rng, market_volatility_daily)
+    usd8 = tuple(tuple(max(to_usd_price(float(p)), 1) for p in row) for row in usd)
+    return PricePath(tuple(scenario.assets), usd, usd8)
+
+
+def external_usd(scenario: Scenario, rng: np.random.Generator, market_volatility_daily: float | None = None) -> np.ndarray:
+    """The external USD prices, shape (blocks + 1, assets) in the scenario's asset order."""
     symbols = tuple(scenario.assets)
     blocks = scenario.blocks
     per_block = np.sqrt(scenario.block_time_s / SECONDS_PER_DAY)
@@ -70,5 +77,4 @@ def price_path(scenario: Scenario, rng: np.random.Generator, market_volatility_d
     for j, symbol in enumerate(symbols):
         if scenario.assets[symbol].stable and not np.any(crash_log_offsets(scenario, symbol)):
             usd[:, j] = scenario.assets[symbol].price_usd  # a stablecoin without a de-peg stays put
-    usd8 = tuple(tuple(max(to_usd_price(float(p)), 1) for p in row) for row in usd)
-    return PricePath(symbols, usd, usd8)
+    return usd

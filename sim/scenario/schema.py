@@ -13,112 +13,35 @@ blocks (``_blocks``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Iterator, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Iterator, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import Field, model_validator
+
+from sim.scenario.base import (  # noqa: F401 - the bounds and the error belong to the schema's vocabulary
+    MAX_AGENTS,
+    MAX_BETA,
+    MAX_BLOCKS,
+    MAX_DECIMALS,
+    MAX_PRICE_USD,
+    MAX_USD,
+    MAX_VOLATILITY_DAILY,
+    MIN_CRASHED_PRICE_USD,
+    MIN_PRICE_USD,
+    Bps,
+    Fraction,
+    OptionalUsdAmount,
+    OracleKind,
+    ScenarioError,
+    Symbol,
+    TokenAmount,
+    Uint32,
+    UsdAmount,
+    _Strict,
+)
+from sim.scenario.distributions import Distribution, LogNormal, Uniform, bounds, typical_high  # noqa: F401
 
 if TYPE_CHECKING:
     from sim.scenario.checks import Checks
-
-# The physical bounds every number is held to (README, "Scenario files"). No field takes inf or NaN.
-MAX_USD = 1e12  # a trillion dollars: more than any pool, fund or position of the day
-MIN_PRICE_USD = 1e-4  # 10,000 units of the oracle's 8 decimals: four significant digits at the start
-MAX_PRICE_USD = 1e9
-MIN_CRASHED_PRICE_USD = 1e-6  # 100 oracle units: the lowest a scripted crash may take a price
-MAX_VOLATILITY_DAILY = 1.0  # 100% a day
-MAX_BETA = 5.0
-MAX_DECIMALS = 18  # the contracts scale amounts to WAD (18 decimals)
-
-Bps = Annotated[int, Field(ge=0, le=10_000)]
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-UsdAmount = Annotated[float, Field(gt=0.0, le=MAX_USD)]
-OptionalUsdAmount = Annotated[float, Field(ge=0.0, le=MAX_USD)]
-TokenAmount = Annotated[float, Field(ge=0.0, le=1e18)]  # human token units
-Symbol = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{0,11}$")]
-Uint32 = Annotated[int, Field(ge=0, lt=2**32)]  # what the contracts store these in
-
-OracleKind = Literal["external", "pool_spot", "pool_twap"]
-
-
-class ScenarioError(ValueError):
-    """A scenario file that cannot be run; ``problems`` are ``(field path, message)`` pairs."""
-
-    def __init__(self, source: str, problems: list[tuple[str, str]]):
-        self.source = source
-        self.problems = problems
-        lines = [f"{path}: {message}" if path else message for path, message in problems]
-        super().__init__(f"invalid scenario {source}:\n  " + "\n  ".join(lines))
-
-
-class _Strict(BaseModel):
-    # strict: ``blocks: true`` or ``blocks: "300"`` is an error, not 1 or 300
-    # allow_inf_nan: ``.inf``, ``.nan`` and ``1e400`` are errors, never numbers
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
-
-
-# ---------------------------------------------------------------- distributions
-
-
-class Uniform(_Strict):
-    uniform: Annotated[list[float], Field(min_length=2, max_length=2)]
-
-    @model_validator(mode="after")
-    def _ordered(self) -> "Uniform":
-        low, high = self.uniform
-        if low > high:
-            raise ValueError(f"uniform bounds must be [low, high] with low <= high, got [{low}, {high}]")
-        return self
-
-
-class LogNormal(_Strict):
-    """Median and the standard deviation of the logarithm."""
-
-    lognormal: Annotated[list[float], Field(min_length=2, max_length=2)]
-
-    @model_validator(mode="after")
-    def _positive(self) -> "LogNormal":
-        median, sigma = self.lognormal
-        if median <= 0 or sigma < 0:
-            raise ValueError(f"lognormal needs median > 0 and sigma >= 0, got [{median}, {sigma}]")
-        return self
-
-
-def _distribution_kind(value: Any) -> str | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return "number"
-    if isinstance(value, dict) and len(value) == 1:
-        key = next(iter(value))
-        return key if key in ("uniform", "lognormal") else None
-    if isinstance(value, (Uniform, LogNormal)):
-        return "uniform" if isinstance(value, Uniform) else "lognormal"
-    return None
-
-
-Distribution = Annotated[
-    Union[Annotated[float, Tag("number")], Annotated[Uniform, Tag("uniform")], Annotated[LogNormal, Tag("lognormal")]],
-    Discriminator(
-        _distribution_kind,
-        custom_error_type="distribution",
-        custom_error_message="expected a number, {uniform: [low, high]} or {lognormal: [median, sigma]}",
-    ),
-]
-"""A constant, ``{uniform: [low, high]}`` or ``{lognormal: [median, sigma]}``; each agent draws
-its own value from the model's generator."""
-
-
-def bounds(dist: Distribution) -> tuple[float, float]:
-    """The smallest and largest value a distribution can give (lognormal: (0, inf))."""
-    if isinstance(dist, Uniform):
-        return dist.uniform
-    if isinstance(dist, LogNormal):
-        return (0.0, float("inf"))
-    return (float(dist), float(dist))
-
-
-def typical_high(dist: Distribution) -> float:
-    """The largest value a distribution is meant to give: its upper bound, or a lognormal's median."""
-    return dist.lognormal[0] if isinstance(dist, LogNormal) else bounds(dist)[1]
-
 
 # ---------------------------------------------------------------- market structure
 
@@ -137,7 +60,7 @@ class Pool(_Strict):
     asset: Symbol
     depth_usd: UsdAmount  # USD value of each side at the starting price
     fee_bps: Annotated[int, Field(ge=0, le=9_999)] = 30  # the pool's MAX_FEE_BPS
-    twap_window_s: Annotated[int, Field(gt=0, lt=2**32)] = 600
+    twap_window_s: Annotated[int, Field(gt=0, le=86_400)] = 600  # the set-up warms it up block by block
     twap_capacity: Annotated[int, Field(ge=2, le=65_535)] = 64
     market_maker_share: Fraction = 0.0  # part of the depth the market makers provide
 
@@ -356,11 +279,11 @@ class Agents(_Strict):
 
 
 class Crash(_Strict):
-    start_block: Annotated[int, Field(ge=0)]
-    duration_blocks: Annotated[int, Field(gt=0)]
+    start_block: Annotated[int, Field(ge=0, le=MAX_BLOCKS)]
+    duration_blocks: Annotated[int, Field(gt=0, le=MAX_BLOCKS)]
     size: dict[Symbol, Annotated[float, Field(ge=0.0, lt=1.0)]]  # fraction of the price lost
     recovery: Fraction = 0.0  # share of the loss regained over recovery_blocks after the crash
-    recovery_blocks: Annotated[int, Field(ge=0)] = 0
+    recovery_blocks: Annotated[int, Field(ge=0, le=MAX_BLOCKS)] = 0
 
 
 class Shock(_Strict):
@@ -371,7 +294,7 @@ class Shock(_Strict):
 class Scenario(_Strict):
     name: Annotated[str, Field(min_length=1, max_length=80)]
     seed: Annotated[int, Field(ge=0, lt=2**63)]
-    blocks: Annotated[int, Field(gt=0, le=1_000_000)]
+    blocks: Annotated[int, Field(gt=0, le=MAX_BLOCKS)]
     block_time_s: Annotated[int, Field(gt=0, le=3_600)] = 12
     start_timestamp_s: Annotated[int, Field(gt=0, lt=2**40)] = 2_000_000_000
     stablecoin: Symbol
