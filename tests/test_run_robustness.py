@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import requests
 import yaml
 from test_cascade_run import TINY
 
@@ -49,17 +50,29 @@ def cascade(scenario: Path, out: Path, *extra: str) -> subprocess.Popen:
     )
 
 
-def running_blocks(process: subprocess.Popen, timeout_s: float = 120.0) -> list[int]:
-    """Wait until the run's node is up and the run is past its set-up; its node's process ids."""
+def node_block(pid: int) -> int | None:
+    """The latest block number of the anvil process ``pid`` (read from its ``--port``), or None."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        port = int(args[args.index(b"--port") + 1])
+        reply = requests.post(f"http://127.0.0.1:{port}", json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber",
+                                                                "params": []}, timeout=2)
+        return int(reply.json()["result"], 16)
+    except (OSError, ValueError, KeyError, requests.RequestException):
+        return None
+
+
+def running_blocks(process: subprocess.Popen, past_block: int = 25, timeout_s: float = 180.0) -> list[int]:
+    """Wait until the run's node has mined ``past_block`` blocks (the tiny scenario's set-up takes
+    about a dozen, so the run is in its block loop); its node's process ids."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
         nodes = children(process.pid)
-        if nodes:
-            time.sleep(8.0)  # set-up of the tiny scenario takes about a second
+        if any((node_block(pid) or 0) >= past_block for pid in nodes):
             return nodes
         time.sleep(0.2)
-    raise AssertionError("the run never started its node")
+    raise AssertionError(f"the run's node never reached block {past_block}")
 
 
 def alive(pid: int) -> bool:
