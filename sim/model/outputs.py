@@ -20,9 +20,9 @@ from sim.record.metrics import (
     pnl_by_type,
     price_figures,
 )
+from sim.record.schema import TABLES, table_file
 from sim.record.summary import AgentFigures, MarketFigures, MarketMakerFigures, PnlFigures, ShockBlocks
 
-TABLES = ("timeseries", "events", "agents")
 SUMMARY_FILE = "summary.json"
 
 
@@ -95,7 +95,7 @@ def output_names() -> frozenset[str]:
     """Every file a run writes into its output directory."""
     from sim.report import PLOT_FILES, REPORT_FILE
 
-    return frozenset({f"{name}.parquet" for name in TABLES} | {SUMMARY_FILE, REPORT_FILE, *PLOT_FILES})
+    return frozenset({table_file(name) for name in TABLES} | {SUMMARY_FILE, REPORT_FILE, *PLOT_FILES})
 
 
 def write_outputs(directory: Path, model: CascadeModel, wall_s: float, status: str, out_dir: Path, **outcome: Any) -> RunResult:
@@ -108,7 +108,7 @@ def write_outputs(directory: Path, model: CascadeModel, wall_s: float, status: s
     else:  # the run stopped before anything was recorded
         timeseries, events, agents = pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
         for name in TABLES:
-            pd.DataFrame().to_parquet(directory / f"{name}.parquet", index=False)
+            pd.DataFrame().to_parquet(directory / table_file(name), index=False)
     result = RunResult(out_dir, build_summary(model, timeseries, events, agents, wall_s, status, **outcome),
                        timeseries, events, agents)
     write_atomic(directory / SUMMARY_FILE, (json.dumps(result.summary, indent=2) + "\n").encode())

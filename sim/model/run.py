@@ -22,7 +22,7 @@ from typing import Any, Callable
 from sim.files import check_output_dir, output_lock, replace_directory, staging_dir
 from sim.model.interrupts import Interrupted, signals_raise
 from sim.model.model import CascadeModel
-from sim.model.outputs import RunResult, output_names, write_outputs
+from sim.model.outputs import SUMMARY_FILE, RunResult, output_names, write_outputs
 from sim.protocol import DEFAULT_NETWORK, Artifact, MinedBlock, ProtocolSession, open_session
 from sim.scenario import Scenario, load_scenario
 
@@ -115,7 +115,7 @@ def _stopped(
         where = (
             f"; what was recorded up to block {model.block} is in {out_dir}"
             if model.ready
-            else f"; the error is also in {out_dir / 'summary.json'}"
+            else f"; the error is also in {out_dir / SUMMARY_FILE}"
         )
     _restore_quietly(session, checkpoint, report=not interrupted)
     stage = f"in block {model.block + 1}" if model.ready else "during set-up"

@@ -15,7 +15,7 @@ import pandas as pd
 
 from sim.protocol import MinedBlock, Protocol, Snapshot, lp_symbol
 from sim.record.events import EventDecoder
-from sim.record.schema import AGENT_COLUMNS, EVENT_COLUMNS, TIMESERIES_COLUMNS, AgentKind
+from sim.record.schema import AGENT_COLUMNS, EVENT_COLUMNS, TIMESERIES_COLUMNS, AgentKind, table_file
 from sim.record.tables import TableWriter
 from sim.scenario.prices import PricePath
 from sim.units import WAD, units_float, usd_float, usd_value
@@ -86,7 +86,7 @@ class Recorder:
         self.events = TableWriter(self._path("events"), EVENT_COLUMNS)
 
     def _path(self, table: str) -> Path | None:
-        return self.tables_dir / f"{table}.parquet" if self.tables_dir is not None else None
+        return self.tables_dir / table_file(table) if self.tables_dir is not None else None
 
     def _with_time(self, frame: pd.DataFrame) -> pd.DataFrame:
         frame.insert(TIMESERIES_COLUMNS.index("time_s"), "time_s", frame["block"] * self.block_time_s)
@@ -175,7 +175,7 @@ class Recorder:
         table written) when streaming."""
         agents = self.agents_frame()
         if self.tables_dir is not None:
-            agents.to_parquet(self.tables_dir / "agents.parquet", index=False)
+            agents.to_parquet(self._path("agents"), index=False)
         return self.rows.finish(), self.events.finish(), agents
 
     def agents_frame(self) -> pd.DataFrame:

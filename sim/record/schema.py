@@ -47,6 +47,15 @@ class Side:
     UNKNOWN: Final = "unknown"
 
 
+TABLES: Final = ("timeseries", "events", "agents")
+"""The tables a run writes, each as ``<name>.parquet`` (:func:`table_file`)."""
+
+
+def table_file(table: str) -> str:
+    """The file name of one of ``TABLES``."""
+    return f"{table}.parquet"
+
+
 EVENT_COLUMNS: Final = (
     "block", "timestamp_s", "tx_hash", "log_index", "kind", "venue", "account", "agent_id", "agent_type",
     "side", "asset", "counterparty", "counterparty_type", "notional_usd", "size",
