@@ -59,7 +59,8 @@ def cli(provider, scenario, overwrite: bool, out_dir: Path, no_progress: bool) -
     s = result.figures
     liquidated = s.liquidations.liquidations_usd
     click.echo(
-        f"{s.scenario}: {s.blocks} blocks, {s.tx_count} transactions in {s.wall_s:.1f} s; "
+        f"{s.scenario}: {s.blocks} blocks, {s.tx_count} transactions in {s.wall_s:.1f} s "
+        f"({s.txs_left_out} left out of full blocks); "
         f"liquidated ${liquidated.total:,.0f} (lending ${liquidated.lending:,.0f}, perp ${liquidated.perp:,.0f})"
     )
     click.echo(f"report: {(out_dir / 'report.html').resolve()}")

@@ -13,8 +13,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from sim.chain.abi import Codec
 from sim.agents.base import Context
+from sim.chain.abi import Codec
 from sim.protocol import CONTRACTS, MarketInfo, PoolInfo, Protocol, Token
 from sim.protocol.state import MarketSnap, PerpPos, ReserveSnap, Snapshot
 
@@ -106,6 +106,7 @@ def market_snap(mark_wad: int = 2 * WAD, index_wad: int | None = 2 * WAD, v_base
         long_base_wad=0,
         short_base_wad=0,
         cumulative_funding_wad=0,
+        margin_price_wad=mark_wad,
     )
 
 
@@ -170,8 +171,12 @@ def make_context(
     )
 
 
-def perp_pos(size_wad: int, margin: int = 0, pnl: int = 0, funding: int = 0, liquidatable: bool = False) -> PerpPos:
-    return PerpPos(size_wad=size_wad, margin=margin, open_notional=0, unrealized_pnl=pnl, pending_funding=funding, liquidatable=liquidatable)
+def perp_pos(
+    size_wad: int, margin: int = 0, pnl: int = 0, funding: int = 0, liquidatable: bool = False, open_notional: int = 0,
+    adl_score: int = 0,
+) -> PerpPos:
+    return PerpPos(size_wad=size_wad, margin=margin, open_notional=open_notional, unrealized_pnl=pnl, pending_funding=funding,
+                   liquidatable=liquidatable, adl_score=adl_score)
 
 
 def v2_out(amount_in: int, reserve_in: int, reserve_out: int, fee_bps: int) -> int:

@@ -122,30 +122,77 @@ def supply(fund):
 
 
 class PerpMarket:
-    """A PerpExchange with one market (ALT-PERP) on a stablecoin, its index feed and its parameters."""
+    """A PerpExchange with one market (ALT-PERP) on a stablecoin, its index feed (8 decimals, owned
+    by the deployer) and its parameters. Funding, the mark and chunked liquidation start as
+    `listMarket` leaves them (off, vAMM source, whole liquidations) unless `make_perp` is told."""
 
     V_BASE, V_QUOTE = 1_000_000 * 10**18, 2_000_000 * 10**18  # $2 mark, $2M of virtual quote
     INITIAL_MARGIN_BPS, MAINTENANCE_MARGIN_BPS, LIQUIDATION_FEE_BPS = 1_000, 500, 100
+    SOURCE_VAMM, SOURCE_INDEX, SOURCE_MEDIAN = 0, 1, 2
 
-    def __init__(self, exchange, usdc, index_feed, market_id, trading_fee_bps):
+    def __init__(self, exchange, usdc, index_feed, market_id, trading_fee_bps, v_base, v_quote, deployer):
         self.exchange, self.usdc, self.index_feed = exchange, usdc, index_feed
         self.id, self.trading_fee_bps = market_id, trading_fee_bps
+        self.v_base, self.v_quote = v_base, v_quote
         self.unit = 10 ** usdc.decimals()
+        self.deployer = deployer
+
+    def usd(self, dollars) -> int:
+        """Whole dollars in collateral units."""
+        return dollars * self.unit
+
+    def reserves(self):
+        state = self.exchange.marketState(self.id)
+        return state.vBase, state.vQuote
+
+    def set_index(self, price_wad: int) -> None:
+        """Sets the feed to `price_wad` (must be a whole number of 8-decimal units)."""
+        assert price_wad % 10**10 == 0, "the feed has 8 decimals"
+        self.index_feed.setAnswer(price_wad // 10**10, sender=self.deployer)
+
+    def open(self, fund, trader, is_long, margin, leverage_wad, limit=0):
+        """Funds `trader` with `margin` and opens; returns the receipt."""
+        fund(self.usdc, trader, margin, spender=self.exchange)
+        return self.exchange.openPosition(self.id, is_long, margin, leverage_wad, limit, sender=trader)
+
+    def seed_insurance(self, fund, amount) -> None:
+        if amount:
+            fund(self.usdc, self.deployer, amount, spender=self.exchange)
+            self.exchange.fundInsurance(amount, sender=self.deployer)
+
+    def set_liquidation(self, min_position=0, partial_above=2**256 - 1, max_bps=10_000, cooldown_s=0, max_fund_fee=0):
+        """`setLiquidationParams` (collateral units, bps, seconds)."""
+        self.exchange.setLiquidationParams(
+            self.id, (min_position, partial_above, max_bps, cooldown_s, max_fund_fee), sender=self.deployer
+        )
+
+    def position(self, trader):
+        """(sizeBase, margin, openNotional) as stored."""
+        p = self.exchange.getPosition(trader, self.id)
+        return p.sizeBase, p.margin, p.openNotional
 
 
 @pytest.fixture(scope="session")
 def make_perp(project, deployer, make_token):
-    """make(trading_fee_bps, collateral_decimals): a fresh exchange with ALT-PERP at $2."""
+    """make(trading_fee_bps, collateral_decimals, ...): a fresh exchange with ALT-PERP at $2 on a
+    vAMM of `v_base` ALT and `v_quote` USD (WAD) and the given margins (bps)."""
 
-    def make(trading_fee_bps: int = 0, collateral_decimals: int = 6):
+    def make(
+        trading_fee_bps: int = 0,
+        collateral_decimals: int = 6,
+        v_base: int = PerpMarket.V_BASE,
+        v_quote: int = PerpMarket.V_QUOTE,
+        initial_margin_bps: int = PerpMarket.INITIAL_MARGIN_BPS,
+        maintenance_margin_bps: int = PerpMarket.MAINTENANCE_MARGIN_BPS,
+        liquidation_fee_bps: int = PerpMarket.LIQUIDATION_FEE_BPS,
+    ):
         usdc = make_token("USDC", collateral_decimals)
-        index_feed = project.MockAggregator.deploy(8, "ALT / USD", 2 * 10**8, sender=deployer)
+        index_feed = project.MockAggregator.deploy(8, "ALT / USD", v_quote * 10**8 // v_base, sender=deployer)
         exchange = project.PerpExchange.deploy(usdc, sender=deployer)
-        m = PerpMarket
         exchange.listMarket(
-            "ALT-PERP", index_feed, m.V_BASE, m.V_QUOTE, m.INITIAL_MARGIN_BPS, m.MAINTENANCE_MARGIN_BPS,
-            m.LIQUIDATION_FEE_BPS, trading_fee_bps, sender=deployer,
+            "ALT-PERP", index_feed, v_base, v_quote, initial_margin_bps, maintenance_margin_bps,
+            liquidation_fee_bps, trading_fee_bps, sender=deployer,
         )
-        return PerpMarket(exchange, usdc, index_feed, 0, trading_fee_bps)
+        return PerpMarket(exchange, usdc, index_feed, 0, trading_fee_bps, v_base, v_quote, deployer)
 
     return make

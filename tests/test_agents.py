@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import math
 import statistics
+from dataclasses import replace
 from fractions import Fraction as F
 
 import numpy as np
 import pytest
-
 from agent_fixtures import (
     ALT,
     ARB,
     BTC,
+    FEED_ADDR,
     KEEPER,
     LIQUIDATOR,
     MARKET_IDS,
@@ -28,7 +29,6 @@ from agent_fixtures import (
     T0,
     TOKEN_ADDR,
     TWAP_ORACLE_ADDR,
-    FEED_ADDR,
     USD8,
     USDC,
     USER_A,
@@ -47,9 +47,10 @@ from agent_fixtures import (
     reserves_at,
     v2_out,
 )
+
 from sim.agents.arbitrageur import Arbitrageur
 from sim.agents.keeper import Keeper
-from sim.agents.liquidator import Liquidator
+from sim.agents.liquidator import MAX_ADL_COUNTERPARTIES, Liquidator, adl_ranking
 from sim.agents.market_maker import MarketMaker
 from sim.agents.noise import NoiseTrader
 from sim.protocol.amm import input_to_reach_price, max_input_within_slippage
@@ -353,17 +354,68 @@ class TestLiquidator:
         liq = make_liquidator()
         positions = {
             "ALT": {
-                USER_A: perp_pos(10 * WAD, liquidatable=True),
-                USER_B: perp_pos(-10 * WAD, liquidatable=False),
-                USER_C: perp_pos(-10 * WAD, liquidatable=True),
-                LIQUIDATOR: perp_pos(10 * WAD, liquidatable=True),
+                # every one entered at $2 with $2 of margin: bankruptcy at $1.80 (longs), $2.20 (shorts)
+                USER_A: perp_pos(10 * WAD, margin=2 * USDC, open_notional=20 * USDC, liquidatable=True),
+                USER_B: perp_pos(-10 * WAD, margin=2 * USDC, open_notional=20 * USDC, liquidatable=False),
+                USER_C: perp_pos(-10 * WAD, margin=2 * USDC, open_notional=20 * USDC, liquidatable=True),
+                LIQUIDATOR: perp_pos(10 * WAD, margin=2 * USDC, open_notional=20 * USDC, liquidatable=True),
             }
         }
         ctx = make_context(protocol, self._view(protocol, {}, {}, perp_positions=positions))
         calls = liq.step(ctx)
         assert actions(calls) == ["liquidate", "liquidate"]
-        assert sorted(c.args for c in calls) == sorted([(USER_A, ALT_ID), (USER_C, ALT_ID)])
+        assert sorted(c.args[:2] for c in calls) == sorted([(USER_A, ALT_ID), (USER_C, ALT_ID)])
         assert all(c.to == protocol.perp for c in calls)
+        # each offers the opposite side for ADL: the long A the shorts B and C, the short C the longs
+        offers = {c.args[0]: c.args[2] for c in calls}
+        assert sorted(offers[USER_A]) == sorted([USER_B, USER_C]) and sorted(offers[USER_C]) == sorted([USER_A, LIQUIDATOR])
+
+    # A liquidated long of 10 ALT, $20 open notional and $2 of margin: bankruptcy price (20 − 2) / 10 = $1.80.
+    LONG = dict(size_wad=10 * WAD, margin=2 * USDC, open_notional=20 * USDC)
+
+    def test_adl_ranking_by_score_then_size_until_twice_the_size_is_covered(self):
+        positions = {
+            USER_A: perp_pos(**self.LONG),
+            USER_B: perp_pos(-4 * WAD, open_notional=8 * USDC, adl_score=3 * WAD),
+            USER_C: perp_pos(-9 * WAD, open_notional=18 * USDC, adl_score=5 * WAD),
+            USER_D: perp_pos(-30 * WAD, open_notional=60 * USDC, adl_score=0),  # not in profit yet: last, by size
+            LIQUIDATOR: perp_pos(-6 * WAD, open_notional=12 * USDC, adl_score=3 * WAD),
+            ARB: perp_pos(7 * WAD, open_notional=14 * USDC, adl_score=9 * WAD),  # same side: never listed
+        }
+        offered: dict[str, int] = {}
+        # C (score 5), then B and the liquidator (score 3: the larger first), then D; 9+6+4 = 19 < 2 × 10 = 20
+        assert adl_ranking(positions, USER_A, offered) == [USER_C, LIQUIDATOR, USER_B, USER_D]
+        # only the liquidated size counts as used: C's 9 and 1 of the liquidator's 6
+        assert offered == {USER_C: 9 * WAD, LIQUIDATOR: 1 * WAD, USER_B: 0, USER_D: 0}
+        # a second liquidation in the block skips C (fully used) and starts from the liquidator
+        assert adl_ranking(positions, USER_A, offered)[:2] == [LIQUIDATOR, USER_B]
+
+    def test_adl_ranking_leaves_out_shorts_that_lose_at_the_bankruptcy_price(self):
+        positions = {
+            USER_A: perp_pos(**self.LONG),
+            # entries $1.80 exactly (no gain at $1.80), $1.8000001 and $1.79
+            USER_B: perp_pos(-10 * WAD, open_notional=18 * USDC, adl_score=WAD),
+            USER_C: perp_pos(-10 * WAD, open_notional=18 * USDC + 1, adl_score=WAD),
+            USER_D: perp_pos(-10 * WAD, open_notional=17_900_000, adl_score=9 * WAD),
+        }
+        assert adl_ranking(positions, USER_A, {}) == [USER_C]
+        # funding owed lowers the margin and so raises the bankruptcy price: (20 − 1) / 10 = $1.90
+        positions[USER_A] = perp_pos(**self.LONG, funding=1 * USDC)
+        assert adl_ranking(positions, USER_A, {}) == []
+
+    def test_adl_ranking_for_a_liquidated_short(self):
+        # a short of 10 at $20 with $2 of margin: bankruptcy price (20 + 2) / 10 = $2.20
+        positions = {
+            USER_A: perp_pos(-10 * WAD, margin=2 * USDC, open_notional=20 * USDC),
+            USER_B: perp_pos(10 * WAD, open_notional=22 * USDC, adl_score=WAD),  # entry $2.20: no gain
+            USER_C: perp_pos(10 * WAD, open_notional=21 * USDC, adl_score=WAD),  # entry $2.10: gains $1
+        }
+        assert adl_ranking(positions, USER_A, {}) == [USER_C]
+
+    def test_adl_ranking_stops_at_the_most_counterparties(self):
+        positions = {USER_A: perp_pos(10**6 * WAD, open_notional=2 * 10**6 * USDC)}
+        positions.update({f"0x{i:040x}": perp_pos(-WAD, open_notional=3 * USDC, adl_score=WAD) for i in range(1, 20)})
+        assert len(adl_ranking(positions, USER_A, {})) == MAX_ADL_COUNTERPARTIES
 
     def _sell_ctx(self, protocol, held_alt):
         view = make_snapshot(protocol, balances={LIQUIDATOR: {"ALT": held_alt}})
@@ -622,6 +674,17 @@ class TestArbitrageur:
         broke = {"ALT": {ARB: perp_pos(-1_000 * WAD, margin=1_000 * USDC, pnl=-2_000 * USDC)}}
         assert arb.step(self._ctx(protocol, 2 * USD8, markets=markets, positions=broke)) == []
 
+    def test_perp_reduces_a_large_wrong_side_position_by_the_gap_share(self, protocol):
+        arb = make_arb(gap_share=0.5)
+        v_base = 10_000_000 * WAD
+        markets = {"ALT": market_snap(mark_wad=19 * WAD // 10, index_wad=2 * WAD, v_base_wad=v_base)}  # wants long
+        short = {"ALT": {ARB: perp_pos(-2_000_000 * WAD, margin=1_000_000 * USDC, open_notional=4_000_000 * USDC)}}
+        (call,) = arb.step(self._ctx(protocol, 2 * USD8, markets=markets, positions=short))
+        # buying back Δ base moves the vAMM (x·y = k) to the index at x' = √(k / 2): half of Δ
+        v_quote = v_base * 19 // 10
+        at_index = math.isqrt(v_base * v_quote // 2)
+        assert call.action == "reducePosition" and call.args == (ALT_ID, (v_base - at_index) // 2, 0)
+
     def test_perp_holds_its_position_inside_the_threshold(self, protocol):
         arb = make_arb(threshold=0.01)
         long = {"ALT": {ARB: perp_pos(1_000 * WAD, margin=1_000 * USDC)}}
@@ -784,21 +847,23 @@ class TestMarketMaker:
         (call,) = mm.step(make_context(protocol, self._view(protocol, block=2, short_alt=100_000)))
         assert call.action == "openPosition" and call.args[2] == 40_000 * USDC
 
-    def test_rehedge_closes_and_reopens_when_over_hedged(self, protocol):
+    def test_rehedge_buys_back_the_difference_when_over_hedged(self, protocol):
         mm = make_mm(hedge_leverage=3.0)
-        ctx = make_context(protocol, self._view(protocol, short_alt=200_000))  # delta −40k
-        calls = mm.rehedge(ctx)
-        assert actions(calls) == ["closePosition", "openPosition"]
-        assert calls[0].args == (ALT_ID, 0)
-        # re-open at the inventory's size: 160k × $2 / 3
-        margin = floor(F(160_000 * 2, 3) * USDC)
-        assert calls[1].args == (ALT_ID, False, margin, 3 * WAD, 0)
+        ctx = make_context(protocol, self._view(protocol, short_alt=200_000))  # inventory 160k: delta −40k
+        (call,) = mm.rehedge(ctx)
+        assert call.action == "reducePosition" and call.args == (ALT_ID, 40_000 * WAD, 0)  # ALT has 18 decimals
 
-    def test_over_hedged_reopen_is_capped_by_spare_plus_released_margin(self, protocol):
+    def test_over_hedged_closes_when_the_rest_would_be_under_the_minimum(self, protocol):
         mm = make_mm(hedge_leverage=3.0)
-        view = self._view(protocol, short_alt=200_000, spare=10_000 * USDC, margin=50_000 * USDC, pnl=-20_000 * USDC)
-        calls = mm.rehedge(make_context(protocol, view))
-        assert calls[1].args[2] == 10_000 * USDC + 30_000 * USDC * 98 // 100  # spare + 98% of the equity released
+        view = self._view(protocol, short_alt=200_000)
+        position = view.perp_positions["ALT"][MM]
+        # 160k of 200k stays open: with $400k open notional that is $320k, under a $320,001 minimum
+        view.perp_positions["ALT"][MM] = replace(position, open_notional=400_000 * USDC)
+        small = replace(protocol, markets={"ALT": replace(protocol.markets["ALT"], min_position=320_000 * USDC)})
+        assert actions(mm.rehedge(make_context(small, view))) == ["reducePosition"]
+        tight = replace(protocol, markets={"ALT": replace(protocol.markets["ALT"], min_position=320_000 * USDC + 1)})
+        (call,) = mm.rehedge(make_context(tight, view))
+        assert call.action == "closePosition" and call.args == (ALT_ID, 0)
 
     @pytest.mark.parametrize("short_alt", [150_000, 170_000, 160_000])
     def test_rehedge_nothing_within_the_threshold(self, protocol, short_alt):
@@ -902,3 +967,15 @@ class TestNoiseTrader:
         assert first == self._run(protocol, 0)
         assert any(first) and not all(first)  # p = 0.5: some blocks trade, some do not
         assert first != self._run(protocol, 1)
+
+
+# ======================================================================== every agent
+
+
+def test_an_agent_pulls_its_adl_credit_before_its_own_calls(protocol):
+    noise = make_noise(trade_probability=0.0)
+    view = make_snapshot(protocol, balances={NOISE: {"USDC": 100_000 * USDC}})
+    assert noise.decide(make_context(protocol, view)) == []
+    view.perp_credits = {NOISE: 5 * USDC, USER_A: 7 * USDC}
+    (call,) = noise.decide(make_context(protocol, view))
+    assert call.action == "withdrawCredit" and call.to == protocol.perp and call.args == ()

@@ -1,8 +1,8 @@
 """sim.amm.PoolAdapter trades the same through a pool's swapExactIn and through the bare V2 path."""
 
 import pytest
-
 from pool_math import expected_amount_out, reserves_of
+
 from sim.protocol.amm import PoolAdapter, SlippageError, amount_out
 
 

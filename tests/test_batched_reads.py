@@ -125,23 +125,26 @@ def test_positions_of_equals_the_one_trader_views(journaled_run):
     accounts = model.reader.accounts
     market_id = p.markets["ALT"].market_id
     batch = perp.decode_output("positionsOf", chain.call_many([(p.perp, perp.encode_call("positionsOf", market_id, accounts))])[0])[0]
-    sizes, margins, notionals, pnls, funding, liquidatable = batch
+    sizes, margins, notionals, pnls, funding, liquidatable = batch[:6]
+    scores = batch.adlScore
     held = [i for i, size in enumerate(sizes) if size != 0]
-    assert len(held) >= 4
+    assert len(held) >= 4 and any(scores)
     for i, account in enumerate(accounts):
-        stored = perp.decode_output("getPosition", chain.call_many([(p.perp, perp.encode_call("getPosition", account, market_id))])[0])
-        assert (sizes[i], margins[i], notionals[i]) == stored[:3]
+        stored = perp.decode_output("getPosition", chain.call_many([(p.perp, perp.encode_call("getPosition", account, market_id))])[0])[0]
+        assert (sizes[i], margins[i], notionals[i]) == (stored.sizeBase, stored.margin, stored.openNotional)
         if i not in held:
-            assert (pnls[i], funding[i], liquidatable[i]) == (0, 0, False)
+            assert (pnls[i], funding[i], liquidatable[i], scores[i]) == (0, 0, False, 0)
             continue
         raw = chain.call_many([
             (p.perp, perp.encode_call("unrealizedPnl", account, market_id)),
             (p.perp, perp.encode_call("pendingFunding", account, market_id)),
             (p.perp, perp.encode_call("isLiquidatable", account, market_id)),
+            (p.perp, perp.encode_call("adlScore", account, market_id)),
         ])
         assert pnls[i] == perp.decode_output("unrealizedPnl", raw[0])[0]
         assert funding[i] == perp.decode_output("pendingFunding", raw[1])[0]
         assert liquidatable[i] == perp.decode_output("isLiquidatable", raw[2])[0]
+        assert scores[i] == perp.decode_output("adlScore", raw[3])[0]
 
 
 def test_the_journal_replayed_into_a_fresh_node_ends_on_the_runs_state_root(journaled_run, node_command):

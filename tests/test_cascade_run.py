@@ -11,6 +11,7 @@ import pytest
 
 from sim.agents import fixed_address
 from sim.model import run_cascade
+from sim.protocol import ProtocolSession
 from sim.scenario import parse_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,11 +49,29 @@ TINY = {
 
 
 @pytest.fixture(scope="module")
-def tiny_runs(tmp_path_factory):
-    scenario = parse_scenario(TINY, "tiny")
-    first = run_cascade(scenario, tmp_path_factory.mktemp("first"), progress=False)
-    second = run_cascade(scenario, tmp_path_factory.mktemp("second"), progress=False)
-    return first, second
+def tiny_receipts(tmp_path_factory):
+    """A tiny run, and the node's own receipt of every transaction of it that carries a ``gasUsed``
+    (asked for while the run is on: the node is put back afterwards) with the run's ``gasUsed``."""
+    seen: dict[str, tuple[int, dict]] = {}
+    original = ProtocolSession.execute
+
+    def watched(self, orders, timestamp_s):
+        mined = original(self, orders, timestamp_s)
+        weighed = [r for r in mined.receipts if r["gasUsed"] is not None]
+        replies = self.backend.batch([("eth_getTransactionReceipt", [r["transactionHash"]]) for r in weighed])
+        seen.update({r["transactionHash"]: (r["gasUsed"], reply) for r, reply in zip(weighed, replies)})
+        return mined
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ProtocolSession, "execute", watched)
+        run = run_cascade(parse_scenario(TINY, "tiny"), tmp_path_factory.mktemp("first"), progress=False)
+    return run, seen
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tiny_receipts, tmp_path_factory):
+    second = run_cascade(parse_scenario(TINY, "tiny"), tmp_path_factory.mktemp("second"), progress=False)
+    return tiny_receipts[0], second
 
 
 def test_a_crash_liquidates_the_whale_and_the_event_has_its_fields(tiny_runs):
@@ -68,6 +87,18 @@ def test_a_crash_liquidates_the_whale_and_the_event_has_its_fields(tiny_runs):
     assert first["notional_usd"] > 0 and first["size"] > 0
     assert first["block"] >= TINY["shock"]["crash"]["start_block"]
     assert first["tx_hash"].startswith("0x") and len(first["tx_hash"]) == 66
+
+
+def test_every_event_carries_the_gas_its_transaction_used_by_the_receipt(tiny_receipts):
+    run, seen = tiny_receipts
+    assert len(run.events) >= 1
+    assert run.events["gas_used"].dtype == "int64"
+    for tx_hash, gas_used in zip(run.events["tx_hash"], run.events["gas_used"]):
+        recorded, receipt = seen[tx_hash]
+        assert gas_used == recorded == int(receipt["gasUsed"], 16) > 21_000
+        assert receipt["status"] == "0x1"
+    # only the transactions that emitted a loss event were looked up (a receipt costs time)
+    assert set(seen) == set(run.events["tx_hash"])
 
 
 def test_the_summary_agrees_with_the_events(tiny_runs):

@@ -2,8 +2,8 @@
 
 from decimal import Decimal
 
-from sim.tools.demo import DemoConfig, run_demo
 from sim.tools.ape_deploy import deploy_spot_market, deploy_token
+from sim.tools.demo import DemoConfig, run_demo
 from sim.units import to_usd_price
 
 

@@ -1,7 +1,6 @@
 """Interest: the kinked rate model and the supply and debt indexes against hand computation."""
 
 import pytest
-
 from lending_math import RAY, borrow_rate, ceil_div, compounded_growth, linear_growth
 
 BASE, SLOPE1, SLOPE2, OPTIMAL = 200, 400, 6_000, 8_000  # 2% + 4% to the kink at 80%, then +60%

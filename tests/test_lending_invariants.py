@@ -5,9 +5,8 @@ created or destroyed, no healthy account is liquidated and no withdrawal leaves 
 import ape
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-
-from stateful import run_machine
 from lending_math import USD, WAD
+from stateful import run_machine
 
 MAX_UINT256 = 2**256 - 1
 

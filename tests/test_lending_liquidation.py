@@ -3,7 +3,6 @@ collateral against a 6-decimal stablecoin and the reverse; health-factor borders
 
 import ape
 import pytest
-
 from conftest import LendingMarket as M
 from lending_math import BPS, USD, WAD, health_factor, liquidation
 

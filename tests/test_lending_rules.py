@@ -3,7 +3,6 @@ validation, access control, and every user-facing custom error."""
 
 import ape
 import pytest
-
 from conftest import LendingMarket as M
 from lending_math import USD, WAD, collateral_value, debt_value
 

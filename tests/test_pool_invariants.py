@@ -4,9 +4,8 @@ create or destroy tokens, and never pay anyone more than their pro-rata share.""
 import ape
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-
-from stateful import run_machine
 from pool_math import expected_amount_out, later_deposit_shares
+from stateful import run_machine
 
 RESERVE_A, RESERVE_B = 2_000_000 * 10**6, 1_000_000 * 10**18
 PPM = 1_000_000

@@ -2,7 +2,6 @@
 
 import ape
 import pytest
-
 from pool_math import MINIMUM_LIQUIDITY, first_deposit_shares, later_deposit_shares
 
 DEAD = "0x000000000000000000000000000000000000dEaD"

@@ -2,7 +2,6 @@
 
 import ape
 import pytest
-
 from pool_math import expected_amount_out, reserves_of
 
 # (decimals of token A, decimals of token B): a 6-decimal stablecoin against an 18-decimal alt,

@@ -3,7 +3,6 @@ integrating a scripted price path by hand."""
 
 import ape
 import pytest
-
 from pool_math import Q112, uq112_price
 
 WINDOW_S = 120

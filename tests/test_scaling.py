@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.tools.scaling import GROWN, grown_counts, population_agents, scale_population, scaled_distribution
 from sim.scenario import LogNormal, Uniform, load_scenario
+from sim.tools.scaling import GROWN, grown_counts, population_agents, scale_population, scaled_distribution
 
 OCT10 = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "oct10.yaml")
 

@@ -92,6 +92,25 @@ MALFORMED = [
     pytest.param([put("blocks", True)], "blocks", "valid integer", id="blocks-boolean"),
     pytest.param([put("blocks", 0)], "blocks", "greater than 0 (got 0)", id="blocks-zero"),
     pytest.param([put("blocks", 2_000_000)], "blocks", "less than or equal to 1000000", id="blocks-too-many"),
+    # ---- block space
+    pytest.param([put("block_gas_limit", 0)], "block_gas_limit", "greater than 0 (got 0)", id="block-gas-limit-zero"),
+    pytest.param([put("block_gas_limit", -30_000_000)], "block_gas_limit", "greater than 0", id="block-gas-limit-negative"),
+    pytest.param([put("block_gas_limit", 1_000_000_001)], "block_gas_limit", "less than or equal to 1000000000", id="block-gas-limit-huge"),
+    pytest.param([put("block_gas_limit", 3e7)], "block_gas_limit", "valid integer", id="block-gas-limit-float"),
+    pytest.param([put("tx_gas_cap", 0)], "tx_gas_cap", "greater than 0 (got 0)", id="tx-gas-cap-zero"),
+    pytest.param([put("tx_gas_cap", 2_000_000_000)], "tx_gas_cap", "less than or equal to 1000000000", id="tx-gas-cap-huge"),
+    pytest.param(
+        [put("block_gas_limit", 10_000_000)],  # the default cap, 16,777,216, no longer fits a block
+        "tx_gas_cap",
+        "must not exceed block_gas_limit (10,000,000), got 16,777,216",
+        id="tx-gas-cap-above-block",
+    ),
+    pytest.param(
+        [put("block_gas_limit", 2_000_000), put("tx_gas_cap", 2_000_001)],
+        "tx_gas_cap",
+        "must not exceed block_gas_limit (2,000,000), got 2,000,001",
+        id="tx-gas-cap-one-above-block",
+    ),
     pytest.param([put("block_time_s", -1)], "block_time_s", "greater than 0 (got -1)", id="block-time-negative"),
     pytest.param([drop("blocks"), put("blokcs", 300)], "blokcs", "Extra inputs are not permitted", id="typo-top-level"),
     pytest.param([put("lending.reserves[1].ltv", 7500)], "lending.reserves[1].ltv", "Extra inputs are not permitted", id="typo-nested"),
@@ -205,6 +224,14 @@ MALFORMED = [
     pytest.param([put("lending.max_oracle_age_s", 600)], "keeper.heartbeat_s", "stale between pushes", id="heartbeat-longer-than-oracle-age"),
     pytest.param([put("agents.arbitrageurs[0].pools", [])], "agents.arbitrageurs[0].pools", "at least 1 item", id="arbitrageur-without-pools"),
     pytest.param([put("perp.markets[0].funding", {"interval_s": 2**32})], "perp.markets[0].funding.interval_s", "less than 4294967296", id="funding-interval-overflows-uint32"),
+    pytest.param([put("perp.markets[2].margin_price_source", "twap")], "perp.markets[2].margin_price_source", "'vamm', 'mark', 'index' or 'median'", id="perp-price-source"),
+    pytest.param([put("perp.markets[2].mark_ema_s", -1)], "perp.markets[2].mark_ema_s", "greater than or equal to 0", id="perp-ema-negative"),
+    pytest.param([put("perp.markets[2].liquidation", {"max_fraction": 0.005})], "perp.markets[2].liquidation.max_fraction", "greater than or equal to 0.01", id="perp-chunk-below-contract-min"),
+    pytest.param([put("perp.markets[2].mark_ema_s", 0)], "perp.markets[2]", "mark_ema_s must be above 0", id="perp-median-without-ema"),
+    pytest.param([put("perp.markets[2].liquidation", {"max_fraction": 1.5})], "perp.markets[2].liquidation.max_fraction", "less than or equal to 1", id="perp-chunk-above-all"),
+    pytest.param([put("perp.markets[2].liquidation", {"cooldown_s": 2**32})], "perp.markets[2].liquidation.cooldown_s", "less than 4294967296", id="perp-cooldown-overflows-uint32"),
+    pytest.param([put("perp.markets[2].liquidation", {"min_position_usd": -5})], "perp.markets[2].liquidation.min_position_usd", "greater than or equal to 0", id="perp-min-position-negative"),
+    pytest.param([put("perp.markets[2].liquidation", {"max_fund_fee": 5})], "perp.markets[2].liquidation.max_fund_fee", "Extra inputs", id="perp-liquidation-unknown-field"),
     # ---- the shock
     pytest.param([put("shock.crash.start_block", 300)], "shock.crash.start_block", "must be below blocks (300), got 300", id="crash-after-end"),
     pytest.param([put("shock.crash.size", {"DOGE": 0.1})], "shock.crash.size.DOGE", "unknown asset 'DOGE'", id="crash-unknown-asset"),
@@ -285,6 +312,13 @@ def test_a_shipped_scenario_loads(name):
     assert isinstance(scenario, Scenario)
     assert scenario.blocks > 0
     assert scenario.stablecoin in scenario.assets
+
+
+def test_block_space_defaults_and_a_cap_equal_to_the_block_are_accepted(tmp_path):
+    defaults = load_mutated(tmp_path)
+    assert (defaults.block_gas_limit, defaults.tx_gas_cap) == (30_000_000, 2**24)  # Ethereum's block, EIP-7825's cap
+    equal = load_mutated(tmp_path, put("block_gas_limit", 5_000_000), put("tx_gas_cap", 5_000_000))
+    assert (equal.block_gas_limit, equal.tx_gas_cap) == (5_000_000, 5_000_000)
 
 
 def test_the_mutation_helper_alone_keeps_the_file_valid(tmp_path):

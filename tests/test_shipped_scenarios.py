@@ -26,6 +26,7 @@ def test_oct10_the_thin_altcoin_pool_falls_well_past_the_external_shock_and_btc_
 
 def test_oct10_the_insurance_fund_cannot_cover_a_bankrupt_long_and_adl_hits_the_market_makers(oct10):
     adl = oct10["adl"]
+    assert oct10["insurance_fund_usd"]["min"] < 0.01 * oct10["insurance_fund_usd"]["start"]  # spent before ADL
     crash = oct10["shock"]
     assert crash["start_block"] <= adl["first_block"] <= crash["end_block"]
     assert oct10["insurance_fund_exhausted_block"] == adl["first_block"]
@@ -33,8 +34,12 @@ def test_oct10_the_insurance_fund_cannot_cover_a_bankrupt_long_and_adl_hits_the_
 
 
 def test_oct10_adl_leaves_the_market_makers_net_long(oct10):
+    # Since PerpExchange v2 the fund pays first and ADL takes only the share it cannot cover, in
+    # chunks between which the market makers re-hedge: the jump is smaller than the $1M+ of v1
+    # (measured: $0.72M on $2.95M of ADL against them), still a fifth of what ADL took from them.
     mm = oct10["market_makers"]
-    assert mm["net_delta_usd_max_after_adl"] > mm["net_delta_usd_before_shock"] + 1_000_000
+    adl_on_market_makers = oct10["adl"]["by_agent_type_usd"]["market_maker"]
+    assert mm["net_delta_usd_max_after_adl"] > mm["net_delta_usd_before_shock"] + 0.2 * adl_on_market_makers
 
 
 def test_oct10_conserves_every_token(oct10):

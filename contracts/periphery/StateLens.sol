@@ -11,10 +11,11 @@ interface IPerpPositionsReader {
     function getPosition(address trader, uint256 marketId)
         external
         view
-        returns (int256 sizeBase, uint256 margin, uint256 openNotional, int256 lastFundingIndex);
+        returns (int256 sizeBase, uint256 margin, uint256 openNotional, int256 lastFundingIndex, uint64 lastLiquidationS);
     function unrealizedPnl(address trader, uint256 marketId) external view returns (int256);
     function pendingFunding(address trader, uint256 marketId) external view returns (int256);
     function isLiquidatable(address trader, uint256 marketId) external view returns (bool);
+    function creditOf(address trader) external view returns (uint256);
 }
 
 /// @title StateLens
@@ -55,9 +56,17 @@ contract StateLens {
         uint256 n = traders.length;
         out = emptyPositionsView(n);
         for (uint256 i = 0; i < n; ++i) {
-            (out.sizeBase[i], out.margin[i], out.openNotional[i],) = reader.getPosition(traders[i], marketId);
+            (out.sizeBase[i], out.margin[i], out.openNotional[i],,) = reader.getPosition(traders[i], marketId);
             if (out.sizeBase[i] == 0) continue;
             _readPerpRisk(reader, traders[i], marketId, out, i);
+        }
+    }
+
+    /// @notice `credits[i]` = what the exchange owes `traders[i]` (ADL credits, `withdrawCredit`).
+    function perpCredits(address perp, address[] calldata traders) external view returns (uint256[] memory credits) {
+        credits = new uint256[](traders.length);
+        for (uint256 i = 0; i < traders.length; ++i) {
+            credits[i] = IPerpPositionsReader(perp).creditOf(traders[i]);
         }
     }
 

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from sim.agents.base import SCALE, Context, StablecoinTrader, leverage_wad, millionths
+from sim.agents.base import SCALE, Context, StablecoinTrader, leverage_wad, millionths, reduce_by
 from sim.protocol import Call, Protocol
 from sim.protocol.amm import amount_out, input_to_reach_price
 from sim.record.schema import AgentKind
@@ -132,8 +132,9 @@ class Arbitrageur(StablecoinTrader):
         return [p.swap(symbol, token_in, size, min_out, self.address), shipment]
 
     def arbitrage_perp(self, ctx: Context, market: str, spare: dict[str, int]) -> list[Call]:
-        """Trade the mark toward the index: close a position once the mark is past the index by more
-        than the threshold; otherwise open (or add to) the side that closes the gap."""
+        """Trade the vAMM price toward the index by ``gap_share`` of the gap once it is past the
+        threshold: reduce a position on the side that widens the gap (by the size that closes that
+        share, at most all of it), otherwise open (or add to) the side that closes it."""
         p = ctx.protocol
         snap = ctx.view.markets[market]
         if snap.index_wad is None or snap.index_wad == 0:
@@ -145,7 +146,9 @@ class Arbitrageur(StablecoinTrader):
         if position is not None:
             wrong_side = (position.size_wad > 0) != is_long
             if wrong_side and gap > threshold and position.equity > 0:
-                return [p.close_position(market, 0)]
+                target_base = math.isqrt(snap.v_base_wad * snap.v_quote_wad * WAD // snap.index_wad)
+                size = mul_div(abs(target_base - snap.v_base_wad), millionths(self.gap_share), SCALE)
+                return [reduce_by(p, market, position, size)] if size > 0 else []
             if wrong_side:
                 return []
         if gap <= threshold:

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from sim.chain import GWEI
-from sim.protocol import Call, Protocol, Snapshot
+from sim.protocol import Call, PerpPos, Protocol, Snapshot
 from sim.units import BPS, USD_UNIT, WAD, mul_div, units_for_usd, usd_value
 
 
@@ -93,6 +93,12 @@ class Agent:
     def step(self, ctx: Context) -> list[Call]:
         return []
 
+    def decide(self, ctx: Context) -> list[Call]:
+        """This block's calls: ``step``'s, after pulling any collateral ADL credited to the agent
+        (a position auto-deleveraged in full is paid by credit, not by transfer)."""
+        claim = [ctx.protocol.withdraw_credit()] if ctx.view.perp_credits.get(self.address) else []
+        return claim + self.step(ctx)
+
     def off_chain_usd8(self, external: dict[str, int], protocol: Protocol) -> int:
         """Value the agent holds off chain (8-decimal USD at external prices); counted in equity."""
         return 0
@@ -139,6 +145,16 @@ def sliced_opens(protocol: Protocol, market: str, is_long: bool, margin: int, le
     part = margin // SETUP_SLICES
     parts = [part] * (SETUP_SLICES - 1) + [margin - part * (SETUP_SLICES - 1)]
     return [protocol.open_position(market, is_long, m, leverage_wad(leverage), 0) for m in parts if m > 0]
+
+
+def reduce_by(protocol: Protocol, market: str, position: PerpPos, size_wad: int) -> Call:
+    """Reduce ``position`` by ``size_wad``; close it instead when what would be left keeps less than
+    the market's minimum open notional (the exchange refuses such a partial close)."""
+    size = abs(position.size_wad)
+    left_notional = position.open_notional - -(-position.open_notional * min(size_wad, size) // size)
+    if size_wad >= size or left_notional < protocol.markets[market].min_position:
+        return protocol.close_position(market, 0)
+    return protocol.reduce_position(market, size_wad, 0)
 
 
 def leverage_wad(value: float) -> int:

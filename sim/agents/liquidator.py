@@ -3,15 +3,63 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
 
 from sim.agents.base import Context, StablecoinTrader
-from sim.protocol import Call
+from sim.protocol import Call, PerpPos
 from sim.protocol.amm import max_input_within_slippage
 from sim.protocol.constants import DEFAULT_CLOSE_FACTOR_BPS, DEFAULT_FULL_LIQUIDATION_HF_WAD
 from sim.record.schema import AgentKind
 from sim.units import BPS, WAD, mul_div
 
 MAX_LIQUIDATIONS_PER_BLOCK = 25
+MAX_ADL_COUNTERPARTIES = 8  # the most opposite positions one liquidation offers for ADL
+# Other liquidators' lists, built from the same state, may use the same counterparties earlier in
+# the block; a list offers this many times the liquidated size so skipped entries leave enough.
+ADL_COVER_MULTIPLE = 2
+
+
+def adl_ranking(positions: Mapping[str, PerpPos], liquidated: str, offered: dict[str, int]) -> list[str]:
+    """Opposite positions to offer ``liquidate`` in case the fund cannot cover ``liquidated``'s
+    loss: those in profit at its bankruptcy price (the contract skips the others), highest ADL
+    score first (then the largest), until their sizes cover ``ADL_COVER_MULTIPLE`` × its size or
+    ``MAX_ADL_COUNTERPARTIES`` are listed. Positions not yet in profit at the margin price are
+    listed too: the liquidation's own exit can put them in profit by the time it runs.
+
+    ``offered`` is the size this block's earlier liquidations expect to use, per counterparty (the
+    buffer beyond the liquidated size is not counted): a position expected in full is not offered
+    again, so later liquidations list the next ones."""
+    target = positions[liquidated]
+    size_wad = abs(target.size_wad)
+    opposite = [
+        (trader, p) for trader, p in positions.items()
+        if trader != liquidated and (p.size_wad > 0) != (target.size_wad > 0)
+        and offered.get(trader, 0) < abs(p.size_wad) and profits_at_bankruptcy(p, target)
+    ]
+    opposite.sort(key=lambda item: (-item[1].adl_score, -abs(item[1].size_wad), item[0]))
+    ranking, covered, expected = [], 0, 0
+    for trader, p in opposite[:MAX_ADL_COUNTERPARTIES]:
+        ranking.append(trader)
+        free = abs(p.size_wad) - offered.get(trader, 0)
+        take = min(free, max(size_wad - expected, 0))  # what this liquidation should use
+        offered[trader] = offered.get(trader, 0) + take
+        expected += take
+        covered += free
+        if covered >= ADL_COVER_MULTIPLE * size_wad:
+            break
+    return ranking
+
+
+def profits_at_bankruptcy(candidate: PerpPos, liquidated: PerpPos) -> bool:
+    """Whether ``candidate`` gains when filled at ``liquidated``'s bankruptcy price: (N ∓ M) / S for
+    a liquidated long / short (N open notional, M margin − funding owed, S size). Compared cross-
+    multiplied in integers: a short candidate needs N_c × S > |S_c| × (N − M), a long one
+    |S_c| × (N + M) > N_c × S."""
+    equity = liquidated.margin - liquidated.pending_funding
+    size = abs(liquidated.size_wad)
+    if liquidated.size_wad > 0:
+        return candidate.open_notional * size > abs(candidate.size_wad) * (liquidated.open_notional - equity)
+    return abs(candidate.size_wad) * (liquidated.open_notional + equity) > candidate.open_notional * size
 
 
 @dataclass
@@ -20,7 +68,8 @@ class Liquidator(StablecoinTrader):
 
     1. sells every non-stable token it holds (seized collateral) into that token's pool, as much as
        fits within ``max_slippage`` of the pool price it saw (the rest waits for the next block);
-    2. liquidates every perp position the lens marks liquidatable (no capital needed);
+    2. liquidates every perp position the lens marks liquidatable (no capital needed), offering the
+       opposite side's most profitable positions for ADL (``adl_ranking``);
     3. liquidates lending accounts with health factor below 1, largest debt first, repaying the
        stablecoin debt (the close factor's share, or all of it below the full-liquidation line)
        out of its own inventory, seizing the account's largest collateral.
@@ -54,9 +103,11 @@ class Liquidator(StablecoinTrader):
     def liquidate_perps(self, ctx: Context) -> list[Call]:
         calls = []
         for market, positions in ctx.view.perp_positions.items():
+            offered: dict[str, int] = {}
             for trader, position in positions.items():
                 if position.liquidatable and trader != self.address:
-                    calls.append(ctx.protocol.liquidate_position(trader, market))
+                    ranking = adl_ranking(positions, trader, offered)
+                    calls.append(ctx.protocol.liquidate_position(trader, market, ranking))
         return calls[:MAX_LIQUIDATIONS_PER_BLOCK]
 
     def liquidate_loans(self, ctx: Context) -> list[Call]:

@@ -7,7 +7,16 @@ from typing import Sequence
 
 import numpy as np
 
-from sim.agents.base import SCALE, Agent, Context, borrow_at_target_usd8, leverage_wad, millionths, sliced_opens
+from sim.agents.base import (
+    SCALE,
+    Agent,
+    Context,
+    borrow_at_target_usd8,
+    leverage_wad,
+    millionths,
+    reduce_by,
+    sliced_opens,
+)
 from sim.protocol import Call, Protocol, Snapshot, lp_symbol
 from sim.record.schema import AgentKind
 from sim.units import USD_DECIMALS, USD_UNIT, mul_div, rescale, units_for_usd, usd_value
@@ -168,17 +177,12 @@ class MarketMaker(Agent):
                 self.hedge_failures += 1
                 return []
             return [p.open_position(self.market, False, margin, lev, 0)]
-        # over-hedged: close and re-open at the inventory's size, with the margin released
+        # over-hedged: buy back the difference (the whole short when no inventory is left)
         position = ctx.view.perp_position(self.address, self.market)
-        # the close pays out equity less its fee and exit impact: count on 98% of it
-        released = max(position.equity, 0) * 98 // 100 if position is not None else 0
-        margin = ctx.stable_units(mul_div(ctx.usd_of(self.asset, inventory, price8), SCALE, millionths(self.hedge_leverage)))
-        margin = min(margin, spare + released)
-        calls = [p.close_position(self.market, 0)]
+        if position is None:
+            return []
         self._closed_own_short = True
-        if margin > 0:
-            calls.append(p.open_position(self.market, False, margin, lev, 0))
-        return calls
+        return [reduce_by(p, self.market, position, rescale(-delta, ctx.decimals(self.asset), 18))]
 
     def observe(self, failed: Sequence[Call]) -> None:
         super().observe(failed)

@@ -22,6 +22,8 @@ import requests
 
 from sim.chain.backend import Backend, MinedBlock, Order, RpcError, SentTx
 
+# The block gas limit of the set-up blocks (deployment and funding fit in few blocks); a run sets
+# its scenario's block_gas_limit before the first simulated block (set_block_gas_limit).
 BLOCK_GAS_LIMIT = 10**15
 # Every sender gets this much ETH for gas; nothing in the simulation is priced in ETH.
 GAS_ETH_WEI = 10**30
@@ -51,8 +53,15 @@ class _Trace(msgspec.Struct):
     error: str | None = None
 
 
+class _GasUsed(msgspec.Struct):
+    """The one field of a receipt that ``mine`` reads."""
+
+    gasUsed: str
+
+
 _REPLIES = msgspec.json.Decoder(list[_Reply])
 _TRACES = msgspec.json.Decoder(list[_Trace])
+_GAS_USED = msgspec.json.Decoder(_GasUsed)
 
 
 def _bodies(parts: Sequence[bytes]) -> Iterator[bytes]:
@@ -88,6 +97,8 @@ class AnvilBackend(Backend):
         # When set, a mined block's logs are only those matching this eth_getLogs filter
         # (its ``address`` and ``topics`` keys; see mine).
         self.log_filter: dict[str, Any] | None = None
+        # Transactions with a log whose first topic is one of these get their receipt's gasUsed (see mine).
+        self.gas_used_topics: frozenset[str] = frozenset()
 
     # ------------------------------------------------------------------ raw requests
 
@@ -232,6 +243,15 @@ class AnvilBackend(Backend):
         ])
         return True
 
+    def set_block_gas_limit(self, gas: int) -> None:
+        """The gas limit of the blocks mined from now on (``evm_setBlockGasLimit``).
+
+        anvil then includes a pending transaction while the gas its block has *used* so far plus
+        the transaction's gas *limit* fits, skipping (and leaving pending) one that does not and
+        every later one of its sender; it refuses to accept a transaction whose limit alone
+        exceeds the block's."""
+        self.request("evm_setBlockGasLimit", [hex(gas)])
+
     def fund_gas(self, addresses: Sequence[str]) -> None:
         self.batch([("anvil_setBalance", [a, hex(GAS_ETH_WEI)]) for a in addresses])
 
@@ -299,9 +319,13 @@ class AnvilBackend(Backend):
         A transaction with a log succeeded (a reverted one keeps none); only the others are looked
         up with ``trace_transaction`` (the top-level call's ``error``). anvil builds
         ``eth_getBlockReceipts`` in time quadratic in the block's size (0.25 s for 500 transfers,
-        6.5 s for 3,000), so receipts are never asked for. The result has one receipt-shaped dict
-        per transaction, in block order: ``transactionHash``, ``status`` (``"0x1"`` or ``"0x0"``)
-        and ``logs``."""
+        6.5 s for 3,000), and one ``eth_getTransactionReceipt`` costs time linear in it (2 ms each
+        in a block of 3,000), so receipts are asked for only for the transactions with a log
+        topic in ``self.gas_used_topics``, in one batch, for their ``gasUsed``. (A trace's
+        ``gasUsed`` is no substitute: it leaves out the intrinsic gas and the refund.) The result
+        has one receipt-shaped dict per transaction, in block order: ``transactionHash``,
+        ``status`` (``"0x1"`` or ``"0x0"``), ``logs`` and ``gasUsed`` (int, or None when not
+        looked up)."""
         self.request("evm_mine", [{"timestamp": timestamp_s, "blocks": 1}])
         log_filter: dict[str, Any] = {**(self.log_filter or {}), "fromBlock": "latest", "toBlock": "latest"}
         block, logs = self.batch([("eth_getBlockByNumber", ["latest", False]), ("eth_getLogs", [log_filter])])
@@ -316,10 +340,17 @@ class AnvilBackend(Backend):
                     raise RpcError("eth_getLogs", f"logs of block {log['blockNumber']} answered for block {block['number']}")
                 logs_of.setdefault(log["transactionHash"], []).append(log)
             silent = [h for h in hashes if h not in logs_of]
-            traces = self.batch([("trace_transaction", [h]) for h in silent], decoders=[_TRACES] * len(silent))
-            failed = {h for h, trace in zip(silent, traces) if any(not t.traceAddress and t.error for t in trace)}
+            topics = self.gas_used_topics
+            weighed = [h for h, tx_logs in logs_of.items() if any(log["topics"] and log["topics"][0] in topics for log in tx_logs)]
+            replies = self.batch(
+                [("trace_transaction", [h]) for h in silent] + [("eth_getTransactionReceipt", [h]) for h in weighed],
+                decoders=[_TRACES] * len(silent) + [_GAS_USED] * len(weighed),
+            )
+            failed = {h for h, trace in zip(silent, replies) if any(not t.traceAddress and t.error for t in trace)}
+            gas_used = {h: int(receipt.gasUsed, 16) for h, receipt in zip(weighed, replies[len(silent):])}
             receipts = [
-                {"transactionHash": h, "status": "0x0" if h in failed else "0x1", "logs": logs_of.get(h, [])}
+                {"transactionHash": h, "status": "0x0" if h in failed else "0x1", "logs": logs_of.get(h, []),
+                 "gasUsed": gas_used.get(h)}
                 for h in hashes
             ]
         self._last_mined = block["hash"]

@@ -16,9 +16,10 @@ from typing import Any, Sequence
 import rlp
 from eth_utils import keccak
 
-# Per-transaction gas limit. The block gas limit is raised to fit any number of them; a failed
-# transaction is still mined (status 0), which is what an agent on a real chain would see.
-DEFAULT_TX_GAS = 5_000_000
+# The gas limit of a Call built without one. The protocol layer gives every call the measured
+# limit of its action (sim/protocol/gas.py); a failed transaction is still mined (status 0), which
+# is what an agent on a real chain would see.
+DEFAULT_TX_GAS = 1_000_000
 GWEI = 10**9
 ADDRESS_TOPIC_PREFIX = "0x" + "0" * 24  # an indexed address: 12 zero bytes, then the address
 SUCCESS = "0x1"
@@ -59,12 +60,18 @@ class SentTx:
 @dataclass
 class MinedBlock:
     """A mined block's outcome: one receipt-shaped dict per transaction, in block order, with
-    ``transactionHash``, ``status`` (``"0x1"`` or ``"0x0"``) and ``logs``."""
+    ``transactionHash``, ``status`` (``"0x1"`` or ``"0x0"``), ``logs`` and ``gasUsed`` (the
+    receipt's, an int, for the transactions with a log topic in the backend's
+    ``gas_used_topics``; None for the others).
+
+    ``left_out``: the orders of this block that were not sent because the block's gas limit was
+    full (:mod:`sim.protocol.blockspace`); their senders decide again next block."""
 
     number: int
     timestamp_s: int
     receipts: list[dict[str, Any]]
     sent: list[SentTx] = field(default_factory=list)
+    left_out: list[Order] = field(default_factory=list)
 
     def touched(self) -> set[str]:
         """Every sender, and every address in an indexed topic of the block's logs (lowercase)."""
@@ -101,10 +108,13 @@ class Backend(ABC):
 
     Senders need no keys: every address may send (a node impersonates them). ``tx_count`` counts
     every transaction sent; ``log_filter``, when set, limits a mined block's logs to those matching
-    an ``eth_getLogs``-style filter (``address`` and ``topics``)."""
+    an ``eth_getLogs``-style filter (``address`` and ``topics``); ``gas_used_topics``: the
+    transactions with a log whose first topic is one of these get their receipt's ``gasUsed``
+    (the others ``None``: it costs a receipt look-up each)."""
 
     tx_count: int
     log_filter: dict[str, Any] | None
+    gas_used_topics: frozenset[str]
 
     @abstractmethod
     def head(self) -> tuple[int, int]:
@@ -112,7 +122,12 @@ class Backend(ABC):
 
     @abstractmethod
     def take_control(self) -> None:
-        """Blocks are mined only when asked, every sender may send, any block size fits."""
+        """Blocks are mined only when asked, every sender may send, any block size fits (until
+        :meth:`set_block_gas_limit`)."""
+
+    @abstractmethod
+    def set_block_gas_limit(self, gas: int) -> None:
+        """The gas limit of the blocks mined from now on."""
 
     @abstractmethod
     def fund_gas(self, addresses: Sequence[str]) -> None:

@@ -3,8 +3,9 @@
 :class:`CascadeModel` owns the generator, the price path, the agents, the recorder and a
 :class:`~sim.protocol.ProtocolSession`, its only way to the chain. ``setup()`` deploys and funds
 everything and lets the agents open their positions; each ``step()`` is one block: agents decide
-in a seeded order from the state they can see (their latency applied), their transactions are
-mined together at a fixed timestamp, and the new state is read back and recorded.
+in a seeded order from the state they can see (their latency applied), as many of their
+transactions as fit the block's gas limit are mined together at a fixed timestamp (the rest are
+not sent: their agents decide again next block), and the new state is read back and recorded.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from sim.agents import (
     build_agents,
     fixed_address,
 )
-from sim.model.ordering import agent_bid, in_sequence, interleave, seeded_order
+from sim.model.ordering import agent_bid, in_sequence, interleave, seeded_order, spread_populations
 from sim.protocol import Call, MinedBlock, Order, Protocol, ProtocolSession, SetupError, Snapshot
-from sim.protocol.deploy import configuration_calls, funding_calls, insurance_units, venue_grants
+from sim.protocol.deploy import configuration_calls, funding_calls, insurance_units, margin_price_calls, venue_grants
 from sim.protocol.state import StateReader
 from sim.record import AgentKind, Recorder
+from sim.record.events import LOSS_EVENTS
 from sim.scenario import Scenario
 from sim.scenario.prices import price_path
 
@@ -116,16 +118,19 @@ class CascadeModel:
         self._fund_accounts()
         self.reader = self.session.state_reader([a.address for a in self.agents] + [self.venue])
         self.recorder = Recorder(p, self.prices, self.agents, s.block_time_s, self.tables_dir)
+        self.session.record_gas_used(LOSS_EVENTS)
         passive = [a for a in self.agents if isinstance(a, (PassiveLiquidityProvider, PassiveLender))]
         self._agent_setup("passive liquidity", passive)
         for _ in range(self._warmup_blocks()):
             self._setup_block("TWAP warm-up", [(self.deployer, [p.twap_update(symbol) for symbol in p.pools])])
         self._agent_setup("agents opening positions", [a for a in self.agents if a not in passive and a is not self.keeper])
+        self._setup_block("setting the margin price sources", [(self.deployer, margin_price_calls(s, p))])
         snapshot = self._read(0)
         self.keeper.start(dict(snapshot.feeds), dict(snapshot.feed_updated_s), snapshot.timestamp_s)
         self.history.append(snapshot)
         self.recorder.record_state(0, snapshot)
         self.recorder.record_equity(snapshot, 0, start=True)
+        self.session.limit_block_space(s.block_gas_limit, s.tx_gas_cap)  # set-up blocks had room for anything
         self.ready = True
 
     def _fund_accounts(self) -> None:
@@ -144,7 +149,7 @@ class CascadeModel:
     def _agent_setup(self, stage: str, agents: list[Agent]) -> None:
         snapshot = self._read(0)
         ctx = Context(0, snapshot.timestamp_s, self.protocol, snapshot, [snapshot], self._external(0), self.rng)
-        for mined in self._setup_blocks(interleave([(a.address, a.setup(ctx)) for a in agents])):
+        for mined in self._setup_blocks(interleave([(a.address, a.setup(ctx)) for a in spread_populations(agents)])):
             failed = mined.failed()
             if failed:
                 agent = self._by_address[failed[0][0].sender]
@@ -171,7 +176,7 @@ class CascadeModel:
             self._by_address[sender].observe(calls)
         snapshot = self.reader.read(block, mined.timestamp_s, self.history[-1], mined.touched())
         self.recorder.record_block(block, mined, self.history[-1])
-        self.recorder.record_state(block, snapshot)
+        self.recorder.record_state(block, snapshot, txs_left_out=len(mined.left_out))
         self.history.append(snapshot)
         self.block = block
         return mined
@@ -185,7 +190,7 @@ class CascadeModel:
             agent = self.agents[index]
             if agent.latency_blocks not in contexts:
                 contexts[agent.latency_blocks] = self._context(block, timestamp_s, agent.latency_blocks)
-            calls = agent.step(contexts[agent.latency_blocks])
+            calls = agent.decide(contexts[agent.latency_blocks])
             bid = agent_bid(agent.gas_price_wei, rank, len(order))
             orders.extend((agent.address, call, bid) for call in calls)
         return orders

@@ -6,7 +6,7 @@ one the model means."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -31,6 +31,22 @@ def interleave(calls_by_sender: list[tuple[str, list[Call]]]) -> list[Order]:
             if index >= 0:  # a unique, falling bid per (round, sender): the node's order is this order
                 orders.append((sender, calls[index], SETUP_GAS_PRICE_WEI + (longest - round_) * senders - rank))
     return orders
+
+
+def spread_populations(agents: Sequence[Any]) -> list[Any]:
+    """``agents`` reordered so that every population is spread evenly through the list: the j-th
+    of n members goes at (j + ½) / n of the way (ties keep the populations' order). A population
+    is an ``agent_id`` without its last part (members are ``<kind>-<entry>-<index>``).
+
+    The set-up block opens every position in rounds (:func:`interleave`); listed population by
+    population, a round would run all of a market's whale longs before its market makers'
+    shorts and push the vAMM far from the index, so that the last whales of a thousand would
+    open at a price the median mark calls a loss. Spread, longs and shorts alternate."""
+    members: dict[str, list[Any]] = {}
+    for agent in agents:
+        members.setdefault(agent.agent_id.rsplit("-", 1)[0], []).append(agent)
+    keyed = [((j + 0.5) / len(group), order, agent) for order, group in enumerate(members.values()) for j, agent in enumerate(group)]
+    return [agent for _, _, agent in sorted(keyed, key=lambda item: (item[0], item[1]))]
 
 
 def in_sequence(calls_by_sender: list[tuple[str, list[Call]]]) -> list[Order]:

@@ -57,6 +57,7 @@ def build_summary(
         block_time_s=s.block_time_s,
         tx_count=model.session.tx_count,
         failed_tx_count=model.recorder.failed_tx if model.recorder else 0,
+        txs_left_out=model.recorder.txs_left_out if model.recorder else 0,
         wall_s=round(wall_s, 3),
         shock=ShockBlocks(crash.start_block if crash else None, crash.start_block + crash.duration_blocks if crash else None),
         liquidations=liquidations,

@@ -6,8 +6,10 @@ Imports the chain layer and the scenario; nothing from agents, record, report or
 
 from sim.chain import Call, MinedBlock, Order, SentTx
 from sim.protocol.artifacts import CONTRACTS, Artifact, load_artifacts
+from sim.protocol.blockspace import GasCapExceeded, Packed, pack
 from sim.protocol.calls import MarketInfo, PoolInfo, Protocol, Token
 from sim.protocol.deploy import SetupError
+from sim.protocol.gas import gas_limit, perp_liquidation_gas
 from sim.protocol.session import DEFAULT_NETWORK, ProtocolSession, open_session
 from sim.protocol.state import MarketSnap, PerpPos, ReserveSnap, Snapshot, lp_symbol
 
@@ -16,9 +18,11 @@ __all__ = [
     "CONTRACTS",
     "Call",
     "DEFAULT_NETWORK",
+    "GasCapExceeded",
     "MarketInfo",
     "MarketSnap",
     "MinedBlock",
+    "Packed",
     "Order",
     "PerpPos",
     "PoolInfo",
@@ -29,7 +33,10 @@ __all__ = [
     "SetupError",
     "Snapshot",
     "Token",
+    "gas_limit",
     "load_artifacts",
     "lp_symbol",
     "open_session",
+    "pack",
+    "perp_liquidation_gas",
 ]

@@ -8,15 +8,12 @@ WAD for perp leverage and price limits (see :mod:`sim.units`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
-from sim.chain import DEFAULT_TX_GAS, Call
+from sim.chain import Call
 from sim.chain.abi import Codec
 from sim.protocol.amm import MAX_UINT256
-
-# ADL ranks every position of the market's opposite side in the liquidation itself: with 430 ALT
-# positions (oct10 scaled to 1,000 agents) 5,000,000 gas ran out. Gas is free in the simulation.
-PERP_LIQUIDATION_GAS = 500_000_000
+from sim.protocol.gas import gas_limit, perp_liquidation_gas
 
 
 @dataclass(frozen=True)
@@ -42,6 +39,7 @@ class PoolInfo:
 class MarketInfo:
     symbol: str
     market_id: int
+    min_position: int = 0  # least open notional a position may keep (stablecoin units)
 
 
 @dataclass
@@ -64,10 +62,13 @@ class Protocol:
 
     # ------------------------------------------------------------------ helpers
 
-    def call(self, contract: str, to: str, action: str, *args: Any, gas: int = DEFAULT_TX_GAS) -> Call:
-        """``action(*args)`` on the ``contract``-type contract at ``to``: the one place calls are encoded."""
+    def call(self, contract: str, to: str, action: str, *args: Any, gas: int | None = None) -> Call:
+        """``action(*args)`` on the ``contract``-type contract at ``to``: the one place calls are encoded.
+
+        The call carries ``gas``, by default the action's measured limit (:func:`sim.protocol.gas.gas_limit`)."""
         return Call(
-            to=to, data=self.codecs[contract].encode_call(action, *args), action=action, args=args, gas=gas, contract=contract
+            to=to, data=self.codecs[contract].encode_call(action, *args), action=action, args=args,
+            gas=gas_limit(contract, action) if gas is None else gas, contract=contract,
         )
 
     @property
@@ -149,14 +150,24 @@ class Protocol:
     def close_position(self, market: str, price_limit_wad: int) -> Call:
         return self.call("PerpExchange", self.perp, "closePosition", self.markets[market].market_id, price_limit_wad)
 
+    def reduce_position(self, market: str, size_wad: int, price_limit_wad: int) -> Call:
+        """Close ``size_wad`` of the caller's position (all of it when that is at least its size)."""
+        return self.call("PerpExchange", self.perp, "reducePosition", self.markets[market].market_id, size_wad, price_limit_wad)
+
     def add_margin(self, market: str, amount: int) -> Call:
         return self.call("PerpExchange", self.perp, "addMargin", self.markets[market].market_id, amount)
 
-    def liquidate_position(self, trader: str, market: str) -> Call:
-        """A perp liquidation, with gas for ADL over every position (``PERP_LIQUIDATION_GAS``)."""
+    def liquidate_position(self, trader: str, market: str, adl_counterparties: Sequence[str] = ()) -> Call:
+        """A perp liquidation offering ``adl_counterparties`` (falling ADL score) in case the fund
+        cannot cover the loss; its gas limit grows with the list, never with the market's positions."""
         return self.call(
-            "PerpExchange", self.perp, "liquidate", trader, self.markets[market].market_id, gas=PERP_LIQUIDATION_GAS
+            "PerpExchange", self.perp, "liquidate", trader, self.markets[market].market_id, list(adl_counterparties),
+            gas=perp_liquidation_gas(len(adl_counterparties)),
         )
+
+    def withdraw_credit(self) -> Call:
+        """Pull the collateral ADL credited to the caller."""
+        return self.call("PerpExchange", self.perp, "withdrawCredit")
 
     def settle_funding(self, market: str) -> Call:
         return self.call("PerpExchange", self.perp, "settleFunding", self.markets[market].market_id)

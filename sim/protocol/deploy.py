@@ -12,12 +12,14 @@ from typing import Any, Iterable, Sequence
 
 from sim.chain import GWEI, Backend, Call, MinedBlock, create_address
 from sim.chain.abi import Codec, describe_revert, encode_constructor
+from sim.protocol.amm import MAX_UINT256
 from sim.protocol.artifacts import Artifact
 from sim.protocol.calls import MarketInfo, PoolInfo, Protocol, Token
 from sim.protocol.constants import PRICE_SOURCE
 from sim.scenario import Scenario
 from sim.scenario.prices import PricePath
-from sim.units import USD_DECIMALS, USD_UNIT, to_units, to_wad, usd_price_to_wad
+from sim.scenario.schema import Liquidation as PerpLiquidation
+from sim.units import BPS, USD_DECIMALS, USD_UNIT, to_units, to_wad, usd_price_to_wad
 
 DEPLOY_GAS = 15_000_000
 VENUE_DEPTH_USD8 = 10**12 * USD_UNIT  # the off-chain market's inventory of every token
@@ -75,7 +77,8 @@ def deploy_protocol(
     for reserve in scenario.lending.reserves:
         protocol.lending_oracles[reserve.asset] = _oracle(protocol, reserve.oracle, reserve.asset)
     for market_id, market in enumerate(scenario.perp.markets):
-        protocol.markets[market.asset] = MarketInfo(market.asset, market_id)
+        min_position = to_units(market.liquidation.min_position_usd, protocol.stable.decimals, "ceil")
+        protocol.markets[market.asset] = MarketInfo(market.asset, market_id, min_position)
         protocol.perp_index_oracles[market.asset] = _oracle(protocol, market.index_oracle, market.asset)
     return protocol
 
@@ -154,11 +157,31 @@ def _perp_calls(scenario: Scenario, prices: PricePath, p: Protocol) -> list[Call
         funding = market.funding
         calls.append(perp("setFundingParams", market_id, funding.interval_s, to_wad(funding.factor, "floor"),
                           to_wad(funding.max_rate_per_interval, "floor")))
-        if market.margin_price_source != "mark":
-            calls.append(perp("setMarginPriceSource", market_id, PRICE_SOURCE[market.margin_price_source]))
+        calls.append(perp("setLiquidationParams", market_id, _liquidation_params(market.liquidation, p.stable.decimals)))
     if not scenario.perp.adl_enabled:
         calls.append(perp("setAdlEnabled", False))
     return calls
+
+
+def margin_price_calls(scenario: Scenario, p: Protocol) -> list[Call]:
+    """Each market's margin price source and EMA time constant, set once the agents have opened
+    their positions. The set-up opens the whole book in one block, before any arbitrage: marked
+    at the index or the median, the last of many longs would open far above it, at a loss that
+    makes the open liquidatable. So the book is opened at the vAMM price (the exchange's default)
+    and the scenario's source applies from the first simulated block."""
+    return [
+        p.call("PerpExchange", p.perp, "setMarkParams", market_id, PRICE_SOURCE[market.margin_price_source], market.mark_ema_s)
+        for market_id, market in enumerate(scenario.perp.markets)
+    ]
+
+
+def _liquidation_params(rules: PerpLiquidation, decimals: int) -> tuple[int, int, int, int, int]:
+    """``PerpExchange.LiquidationParams`` in its field order: minPositionUsdc, partialLiquidationUsdc,
+    maxLiquidationBps, liquidationCooldownS, maxFundFeeUsdc."""
+    partial = MAX_UINT256 if rules.partial_above_usd is None else to_units(rules.partial_above_usd, decimals, "floor")
+    max_bps = round(rules.max_fraction * BPS)
+    return (to_units(rules.min_position_usd, decimals, "ceil"), partial, max_bps, rules.cooldown_s,
+            to_units(rules.max_fund_fee_usd, decimals, "floor"))
 
 
 def funding_calls(

@@ -10,11 +10,13 @@ destroyed. The model never sees the backend, the ABI codec or JSON-RPC.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from dataclasses import replace
+from typing import Any, Iterable, Iterator, Sequence
 
 from sim.chain import AnvilBackend, Backend, MinedBlock, Order
 from sim.chain.node import connected, node_uri
 from sim.protocol.artifacts import Artifact, load_artifacts
+from sim.protocol.blockspace import pack
 from sim.protocol.calls import Protocol
 from sim.protocol.deploy import check_block, deploy_protocol
 from sim.protocol.state import StateReader
@@ -64,6 +66,7 @@ class ProtocolSession:
         self.trim_every_blocks = trim_every_blocks
         self.protocol: Protocol | None = None
         self._blocks_since_trim = 0
+        self.block_space: tuple[int, int] | None = None  # (block_gas_limit, tx_gas_cap) once limited
 
     @property
     def tx_count(self) -> int:
@@ -93,9 +96,32 @@ class ProtocolSession:
         self.backend.log_filter = log_filter(self.protocol)
         return self.protocol
 
+    def limit_block_space(self, block_gas_limit: int, tx_gas_cap: int) -> None:
+        """From the next block on, blocks have ``block_gas_limit`` gas and no call may carry more
+        than ``tx_gas_cap`` (set-up blocks before this have room for anything)."""
+        self.backend.set_block_gas_limit(block_gas_limit)
+        self.block_space = (block_gas_limit, tx_gas_cap)
+
+    def record_gas_used(self, events: Iterable[str]) -> None:
+        """Mined blocks carry the receipt's ``gasUsed`` of every transaction that emitted one of
+        the lending pool's or the exchange's ``events`` (by name)."""
+        names = set(events)
+        self.backend.gas_used_topics = frozenset(
+            topic for contract in ("LendingPool", "PerpExchange")
+            for topic, event in self.protocol.codecs[contract].events.items() if event.name in names
+        )
+
     def execute(self, orders: Sequence[Order], timestamp_s: int) -> MinedBlock:
-        """Send ``orders`` (``(sender, call, gas_price_wei)``) and mine them into one block."""
-        mined = self.backend.execute(orders, timestamp_s)
+        """Send ``orders`` (``(sender, call, gas_price_wei)``) and mine them into one block.
+
+        Once :meth:`limit_block_space` was called, only the orders that fit the block are sent
+        (:func:`~sim.protocol.blockspace.pack`); the others are the mined block's ``left_out``.
+        Raises :class:`~sim.protocol.blockspace.GasCapExceeded` for a call above the cap."""
+        if self.block_space is None:
+            mined = self.backend.execute(orders, timestamp_s)
+        else:
+            packed = pack(orders, *self.block_space)
+            mined = replace(self.backend.execute(packed.included, timestamp_s), left_out=packed.left_out)
         self._blocks_since_trim += 1
         if self.owns_node and self._blocks_since_trim >= self.trim_every_blocks:
             self.backend.trim_history()

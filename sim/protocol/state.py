@@ -35,6 +35,7 @@ class MarketSnap:
     long_base_wad: int
     short_base_wad: int
     cumulative_funding_wad: int
+    margin_price_wad: int | None  # what margin checks read now; None when the index oracle reverts
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class PerpPos:
     unrealized_pnl: int
     pending_funding: int  # owed by the trader when > 0
     liquidatable: bool
+    adl_score: int = 0  # WAD, at the margin price; 0 when not in profit
 
     @property
     def equity(self) -> int:
@@ -70,6 +72,7 @@ class Snapshot:
     lending_positions: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)  # account -> asset -> (coll, debt)
     health: dict[str, int] = field(default_factory=dict)  # account -> HF (WAD), only accounts with debt
     perp_positions: dict[str, dict[str, PerpPos]] = field(default_factory=dict)  # market -> account -> position
+    perp_credits: dict[str, int] = field(default_factory=dict)  # account -> stablecoin units ADL credited
 
     def balance(self, account: str, symbol: str) -> int:
         return self.balances.get(account, {}).get(symbol, 0)
@@ -174,22 +177,24 @@ class StateReader:
         def keep(name: str) -> Callable[[Snapshot, tuple], None]:
             def apply(s: Snapshot, out: tuple | None) -> None:
                 parts[name] = out
-                if len(parts) == 2:
-                    market = parts["market"][0]  # the Market struct, by field name
+                if len(parts) == 3:
+                    market = parts["market"][0]  # the MarketState struct, by field name
                     s.markets[symbol] = MarketSnap(
-                        mark_wad=market.vQuote * WAD // market.vBase,  # PerpExchange._markPrice: vQuote × WAD / vBase
+                        mark_wad=market.vQuote * WAD // market.vBase,  # PricingLogic.vammPrice: vQuote × WAD / vBase
                         index_wad=None if parts["index"] is None else parts["index"][0],
                         v_base_wad=market.vBase,
                         v_quote_wad=market.vQuote,
                         long_base_wad=market.longBase,
                         short_base_wad=market.shortBase,
                         cumulative_funding_wad=market.cumulativeFundingWad,
+                        margin_price_wad=None if parts["margin"] is None else parts["margin"][0],
                     )
                     parts.clear()
             return apply
 
         self._add("PerpExchange", p.perp, "indexPrice", (market_id,), keep("index"), optional=True)
-        self._add("PerpExchange", p.perp, "getMarket", (market_id,), keep("market"))
+        self._add("PerpExchange", p.perp, "marginPrice", (market_id,), keep("margin"), optional=True)
+        self._add("PerpExchange", p.perp, "marketState", (market_id,), keep("market"))
 
     def _listed_reserves(self) -> list[str]:
         """The lending pool's reserves (symbols) in its own order, as ``accountsOf`` reports them."""
@@ -254,14 +259,23 @@ class StateReader:
             def positions(s: Snapshot, out: tuple, symbol: str = symbol, traders: list[str] = traders) -> None:
                 view = out[0]  # PositionsView, by field name
                 size, margin, notional, pnl = view.sizeBase, view.margin, view.openNotional, view.unrealizedPnl
-                funding, liquidatable = view.pendingFunding, view.liquidatable
+                funding, liquidatable, score = view.pendingFunding, view.liquidatable, view.adlScore
                 carried = previous.perp_positions.get(symbol, {}) if previous else None
                 s.perp_positions[symbol] = self._carried(
                     carried, traders,
-                    lambda i: PerpPos(size[i], margin[i], notional[i], pnl[i], funding[i], liquidatable[i]) if size[i] else None,
+                    lambda i: PerpPos(size[i], margin[i], notional[i], pnl[i], funding[i], liquidatable[i], score[i])
+                    if size[i] else None,
                 )
 
             requests.append(self._request("StateLens", p.state_lens, "perpPositions", (p.perp, market.market_id, traders), positions))
+        if p.markets:
+
+            def credits(s: Snapshot, out: tuple) -> None:
+                owed = out[0]
+                s.perp_credits = self._carried(previous.perp_credits if previous else None, balance_accounts,
+                                               lambda i: owed[i] or None)
+
+            requests.append(self._request("StateLens", p.state_lens, "perpCredits", (p.perp, balance_accounts), credits))
         return requests
 
     def _carried(self, previous: dict[str, Any] | None, accounts: Sequence[str], row: Callable[[int], Any]) -> dict[str, Any]:

@@ -43,10 +43,14 @@ class EventDecoder:
                 return codec.decode_log(log)
         return None
 
-    def row(self, block: int, timestamp_s: int, log: DecodedLog, before: Snapshot, external: dict[str, int]) -> dict[str, Any]:
-        """The ``events`` row of one decoded loss event (``before`` gives liquidated sides for ADL)."""
+    def row(
+        self, block: int, timestamp_s: int, log: DecodedLog, gas_used: int, before: Snapshot, external: dict[str, int]
+    ) -> dict[str, Any]:
+        """The ``events`` row of one decoded loss event of a transaction that used ``gas_used`` gas
+        (``before`` gives liquidated sides for ADL)."""
         row: dict[str, Any] = {"block": block, "timestamp_s": timestamp_s, "tx_hash": log.tx_hash,
-                               "log_index": log.log_index, "counterparty": "", "counterparty_type": "", "size": NAN}
+                               "log_index": log.log_index, "counterparty": "", "counterparty_type": "", "size": NAN,
+                               "gas_used": gas_used}
         if log.name in ("LiquidationCall", "DeficitCreated"):
             row.update(self._lending(log.name, log.args, external))
         else:

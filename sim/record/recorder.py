@@ -39,7 +39,8 @@ class RecordedAgent(Interface):
 
 def equity_usd8(protocol: Protocol, snapshot: Snapshot, account: str, external: dict[str, int]) -> int:
     """Everything ``account`` owns net of debt, in 8-decimal USD at external prices: tokens, pool
-    shares (their share of both reserves), lending collateral − debt, perp margin + PnL − funding."""
+    shares (their share of both reserves), lending collateral − debt, perp margin + PnL − funding,
+    and collateral the perp exchange owes it (ADL credits)."""
     stable = protocol.stablecoin
     total = 0
     for symbol, token in protocol.tokens.items():
@@ -57,6 +58,7 @@ def equity_usd8(protocol: Protocol, snapshot: Snapshot, account: str, external: 
         position = positions.get(account)
         if position is not None:
             total += usd_value(position.equity, protocol.stable.decimals, external[stable])
+    total += usd_value(snapshot.perp_credits.get(account, 0), protocol.stable.decimals, external[stable])
     return total
 
 
@@ -76,6 +78,7 @@ class Recorder:
     start_equity: dict[str, int] = field(default_factory=dict)
     end_equity: dict[str, int] = field(default_factory=dict)
     failed_tx: int = 0
+    txs_left_out: int = 0  # transactions left out of their block for lack of block space, all blocks
 
     def __post_init__(self) -> None:
         self._who = {a.address.lower(): a for a in self.agents}
@@ -101,8 +104,9 @@ class Recorder:
 
     # ---------------------------------------------------------------- per block
 
-    def record_state(self, block: int, snapshot: Snapshot) -> None:
-        """One ``timeseries`` row per asset for the state after ``block``."""
+    def record_state(self, block: int, snapshot: Snapshot, txs_left_out: int = 0) -> None:
+        """One ``timeseries`` row per asset for the state after ``block``, whose block left
+        ``txs_left_out`` transactions out."""
         stable_decimals = self.protocol.stable.decimals
         external = self._external(block)
         net_delta: dict[str, int] = {}
@@ -112,6 +116,7 @@ class Recorder:
         common = {
             "insurance_fund_usd": units_float(snapshot.insurance_fund, stable_decimals),
             "perp_bad_debt_usd": units_float(snapshot.perp_bad_debt, stable_decimals),
+            "txs_left_out": txs_left_out,
         }
         for j, symbol in enumerate(self.prices.symbols):
             row: dict[str, Any] = dict.fromkeys(TIMESERIES_COLUMNS, NAN)
@@ -143,13 +148,16 @@ class Recorder:
             mark = market.mark_wad / WAD
             row["mark_price_usd"] = mark
             row["index_price_usd"] = market.index_wad / WAD if market.index_wad else NAN
+            row["margin_price_usd"] = market.margin_price_wad / WAD if market.margin_price_wad else NAN
             row["open_interest_long_usd"] = market.long_base_wad / WAD * mark
             row["open_interest_short_usd"] = market.short_base_wad / WAD * mark
             row["funding_cumulative_usd_per_base"] = market.cumulative_funding_wad / WAD
 
     def record_block(self, block: int, mined: MinedBlock, before: Snapshot) -> None:
-        """Decode the loss events of a mined block (``before`` gives liquidated sides for ADL)."""
+        """Decode the loss events of a mined block (``before`` gives liquidated sides for ADL) and
+        count its failed and left-out transactions."""
         self.failed_tx += len(mined.failed())
+        self.txs_left_out += len(mined.left_out)
         external = self._external(block)
         for receipt in mined.receipts:
             if receipt["status"] != "0x1":
@@ -157,7 +165,11 @@ class Recorder:
             for log in receipt["logs"]:
                 decoded = self._events.decode(log)
                 if decoded is not None:
-                    self.events.append(self._events.row(block, mined.timestamp_s, decoded, before, external))
+                    gas_used = receipt.get("gasUsed")
+                    if gas_used is None:
+                        raise ValueError(f"transaction {decoded.tx_hash} emitted {decoded.name} but its receipt has no "
+                                         "gasUsed: the session must record gas for the loss events (record_gas_used)")
+                    self.events.append(self._events.row(block, mined.timestamp_s, decoded, gas_used, before, external))
 
     # ---------------------------------------------------------------- equity
 

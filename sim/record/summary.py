@@ -136,6 +136,7 @@ class Summary:
     block_time_s: int
     tx_count: int
     failed_tx_count: int
+    txs_left_out: int  # transactions left out of their block for lack of block space (never sent)
     wall_s: float
     shock: ShockBlocks
     liquidations: LiquidationFigures | None = field(default=None, metadata=FLATTEN)

@@ -30,6 +30,7 @@ def headline_rows(summary: Mapping[str, Any]) -> list[Row]:
         ("Blocks", fmt_int(g("blocks"))),
         ("Block time", fmt_float(g("block_time_s"), 0, " s")),
         ("Transactions", fmt_int(g("tx_count"))),
+        ("Transactions left out of full blocks", fmt_int(g("txs_left_out"))),
         ("Wall-clock time of the run", fmt_float(g("wall_s"), 1, " s")),
         ("Scripted shock (blocks)", _block_range(g("shock", "start_block"), g("shock", "end_block"))),
         ("Liquidated notional — lending", fmt_usd(g("liquidations_usd", "lending"))),

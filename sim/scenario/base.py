@@ -18,6 +18,7 @@ MAX_DECIMALS = 18  # the contracts scale amounts to WAD (18 decimals)
 MAX_LOG_SIGMA = 3.0  # a lognormal's sigma: e^3 is a factor of 20 either way of the median
 MAX_AGENTS = 100_000  # every population together
 MAX_BLOCKS = 1_000_000
+MAX_GAS = 1_000_000_000  # a block or transaction gas limit: 33 times Ethereum's 30M block
 
 Bps = Annotated[int, Field(ge=0, le=10_000)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]

@@ -46,6 +46,9 @@ class Checks:
 def reference_problems(s: Scenario) -> list[tuple[str, str]]:
     """Every cross-field problem of ``s``, in a fixed order."""
     checks = Checks(s)
+    if s.tx_gas_cap > s.block_gas_limit:
+        checks.add("tx_gas_cap", f"must not exceed block_gas_limit ({s.block_gas_limit:,}), got {s.tx_gas_cap:,}: "
+                   "a transaction at the cap could never be mined")
     _stablecoin_problems(s, checks)
     _venue_problems(s, checks)
     for section, i, population in s.populations():

@@ -22,6 +22,7 @@ from sim.scenario.base import (  # noqa: F401 - the bounds and the error belong 
     MAX_BETA,
     MAX_BLOCKS,
     MAX_DECIMALS,
+    MAX_GAS,
     MAX_PRICE_USD,
     MAX_USD,
     MAX_VOLATILITY_DAILY,
@@ -107,16 +108,31 @@ class Funding(_Strict):
     max_rate_per_interval: Fraction = 0.0075
 
 
+class Liquidation(_Strict):
+    """How a market liquidates: the minimum position, chunks for large positions, and the fee the
+    insurance fund pays the liquidator of a bankrupt position."""
+
+    min_position_usd: OptionalUsdAmount = 0.0  # least open notional a position may keep
+    partial_above_usd: OptionalUsdAmount | None = None  # above this notional, chunks (None: never)
+    max_fraction: Annotated[float, Field(ge=0.01, le=1.0)] = 0.2  # largest chunk, share of the size
+    cooldown_s: Annotated[int, Field(ge=0, lt=2**32)] = 30  # between two chunks of one position
+    max_fund_fee_usd: OptionalUsdAmount = 0.0  # most the fund pays a bankrupt position's liquidator
+
+
 class PerpMarket(_Strict):
     asset: Symbol
     depth_usd: UsdAmount  # virtual quote reserve; the virtual base is depth / price
     index_oracle: OracleKind = "external"
-    margin_price_source: Literal["mark", "index"] = "mark"
+    # What margin checks, liquidations and ADL scores read: the vAMM price ("mark" is its old
+    # name), the index, or the median of index × (1 + funding rate), index + EMA(vAMM − index), vAMM.
+    margin_price_source: Literal["vamm", "mark", "index", "median"] = "vamm"
+    mark_ema_s: Annotated[int, Field(ge=0, lt=2**32)] = 150  # the median mark's EMA time constant
     initial_margin_bps: Annotated[int, Field(gt=0, le=10_000)]
     maintenance_margin_bps: Annotated[int, Field(gt=0, le=10_000)]
     liquidation_fee_bps: Bps = 100
     trading_fee_bps: Bps = 5
     funding: Funding = Funding()
+    liquidation: Liquidation = Liquidation()
 
     @model_validator(mode="after")
     def _margins(self) -> "PerpMarket":
@@ -128,6 +144,8 @@ class PerpMarket(_Strict):
             raise ValueError(
                 f"trading_fee_bps ({self.trading_fee_bps}) must be below maintenance_margin_bps ({self.maintenance_margin_bps})"
             )
+        if self.margin_price_source == "median" and self.mark_ema_s == 0:
+            raise ValueError("mark_ema_s must be above 0 with margin_price_source median (0 would make one block's push the EMA)")
         return self
 
 
@@ -297,6 +315,11 @@ class Scenario(_Strict):
     blocks: Annotated[int, Field(gt=0, le=MAX_BLOCKS)]
     block_time_s: Annotated[int, Field(gt=0, le=3_600)] = 12
     start_timestamp_s: Annotated[int, Field(gt=0, lt=2**40)] = 2_000_000_000
+    # Block space of every simulated block: the sum of the gas limits of a block's transactions
+    # stays within block_gas_limit (the rest wait for a later block), and no transaction may carry
+    # more than tx_gas_cap (EIP-7825's 2**24). Set-up blocks are not limited.
+    block_gas_limit: Annotated[int, Field(gt=0, le=MAX_GAS)] = 30_000_000
+    tx_gas_cap: Annotated[int, Field(gt=0, le=MAX_GAS)] = 16_777_216
     stablecoin: Symbol
     assets: Annotated[dict[Symbol, Asset], Field(min_length=2)]
     pools: list[Pool] = []

@@ -1,0 +1,75 @@
+"""Block space: which of a block's orders fit its gas limit, chosen before anything is sent.
+
+The node takes pending transactions by falling gas price, then by arrival, one sender's in nonce
+order (a sender's next transaction becomes eligible once the one before it is in). :func:`pack`
+walks the orders in that order and keeps each one while the sum of the kept gas limits stays
+within the block's gas limit; one that does not fit is left out, and so is every later order of
+its sender (their nonces would follow a transaction that is not there). The walk goes on after a
+left-out order: a smaller one further down may still fit, as a block builder would take it.
+
+This is stricter than anvil, which counts the gas the block has *used* so far plus the next
+transaction's limit: everything kept here fits there too, so a block never leaves a sent
+transaction pending (:meth:`sim.chain.anvil.AnvilBackend.mine` raises if it did).
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from typing import Sequence
+
+from sim.chain import Order
+
+
+class GasCapExceeded(ValueError):
+    """A call carries more gas than one transaction may (the scenario's ``tx_gas_cap``): the
+    action's gas limit or the scenario is wrong, not the market."""
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A block's orders split in two, each in the order given: ``included`` (to send) and
+    ``left_out`` (not sent: the block was full). ``gas`` is the sum of the included gas limits."""
+
+    included: list[Order]
+    left_out: list[Order]
+    gas: int
+
+
+def check_tx_gas(orders: Sequence[Order], tx_gas_cap: int) -> None:
+    """Raise :class:`GasCapExceeded` naming the first call whose gas limit is above ``tx_gas_cap``."""
+    for sender, call, _ in orders:
+        if call.gas > tx_gas_cap:
+            what = f"{call.contract}.{call.action}" if call.contract else call.action
+            raise GasCapExceeded(
+                f"{what} from {sender} carries a gas limit of {call.gas:,}, above the per-transaction cap "
+                f"tx_gas_cap = {tx_gas_cap:,}: lower the action's limit (sim/protocol/gas.py) or raise the scenario's tx_gas_cap"
+            )
+
+
+def pack(orders: Sequence[Order], block_gas_limit: int, tx_gas_cap: int) -> Packed:
+    """The orders that fit a block of ``block_gas_limit`` gas, chosen in the node's order (see the
+    module docstring); every call must carry at most ``tx_gas_cap`` gas (:func:`check_tx_gas`)."""
+    check_tx_gas(orders, tx_gas_cap)
+    by_sender: dict[str, list[int]] = {}
+    for index, (sender, _, _) in enumerate(orders):
+        by_sender.setdefault(sender, []).append(index)
+    # The node's eligible set: each sender's next order, best bid first, then the earliest arrival.
+    ready = [(-orders[queue[0]][2], queue[0], sender, 0) for sender, queue in by_sender.items()]
+    heapq.heapify(ready)
+    kept: set[int] = set()
+    gas = 0
+    while ready:
+        _, index, sender, position = heapq.heappop(ready)
+        limit = orders[index][1].gas
+        if gas + limit > block_gas_limit:
+            continue  # left out, and with it every later order of this sender
+        kept.add(index)
+        gas += limit
+        queue = by_sender[sender]
+        if position + 1 < len(queue):
+            following = queue[position + 1]
+            heapq.heappush(ready, (-orders[following][2], following, sender, position + 1))
+    included = [order for index, order in enumerate(orders) if index in kept]
+    left_out = [order for index, order in enumerate(orders) if index not in kept]
+    return Packed(included, left_out, gas)

@@ -1,0 +1,178 @@
+"""Block space: the packing rule on its own (exact expectations), then on the node — a block with
+more demand than ``block_gas_limit`` mines only what fits and the run counts what was left out —
+and the per-transaction cap, which stops a run naming the action and both numbers."""
+
+import copy
+
+import pandas as pd
+import pytest
+
+from sim.chain import Call
+from sim.model import RunFailed, run_cascade
+from sim.protocol import GasCapExceeded, ProtocolSession, gas_limit, pack, perp_liquidation_gas
+from sim.protocol.gas import ADL_COUNTERPARTY_GAS, FALLBACK_GAS, GAS_LIMITS, PERP_LIQUIDATION_BASE_GAS
+from sim.scenario import parse_scenario
+
+A, B, C = "0x" + "a" * 40, "0x" + "b" * 40, "0x" + "c" * 40
+
+
+def order(sender: str, gas: int, price: int, label: str):
+    return (sender, Call(to=C, data="0x", action=label, gas=gas, contract="Test"), price)
+
+
+def labels(orders) -> list[str]:
+    return [call.action for _, call, _ in orders]
+
+
+# -------------------------------------------------------------------- the rule, pure
+
+
+def test_the_highest_bids_are_taken_first_and_the_arrival_order_is_kept():
+    orders = [order(A, 40, 1, "a-low"), order(B, 50, 3, "b-high"), order(C, 30, 2, "c-mid")]
+    packed = pack(orders, block_gas_limit=80, tx_gas_cap=80)
+    # by bid: b (50), then c (30) makes 80 = the limit; a (40) no longer fits
+    assert labels(packed.included) == ["b-high", "c-mid"]  # in the order given, which the node re-sorts by bid
+    assert labels(packed.left_out) == ["a-low"]
+    assert packed.gas == 80
+
+
+def test_equal_bids_go_by_arrival():
+    orders = [order(A, 60, 5, "first"), order(B, 60, 5, "second")]
+    assert labels(pack(orders, 100, 100).included) == ["first"]
+
+
+def test_a_block_filled_exactly_to_its_limit_takes_the_last_order_and_one_gas_more_does_not():
+    orders = [order(A, 21_000, 2, "x"), order(B, 9_000, 1, "y")]
+    assert labels(pack(orders, 30_000, 30_000).included) == ["x", "y"]
+    assert labels(pack(orders, 29_999, 29_999).included) == ["x"]
+    assert labels(pack(orders, 29_999, 29_999).left_out) == ["y"]
+
+
+def test_an_order_that_does_not_fit_is_skipped_and_a_smaller_one_after_it_still_fits():
+    orders = [order(A, 70, 3, "big"), order(B, 50, 2, "too-big-now"), order(C, 30, 1, "small")]
+    packed = pack(orders, 100, 100)
+    assert labels(packed.included) == ["big", "small"]
+    assert labels(packed.left_out) == ["too-big-now"]
+    assert packed.gas == 100
+
+
+def test_once_a_senders_order_is_left_out_its_later_orders_are_too():
+    # A's second order would fit (10) but follows A's left-out first one in nonce order
+    orders = [order(B, 60, 9, "b"), order(A, 50, 5, "a1"), order(A, 10, 5, "a2"), order(C, 30, 1, "c")]
+    packed = pack(orders, 100, 100)
+    assert labels(packed.included) == ["b", "c"]
+    assert labels(packed.left_out) == ["a1", "a2"]
+    assert packed.gas == 90
+
+
+def test_a_senders_later_order_waits_for_its_earlier_one_even_with_a_higher_bid():
+    # nonce order: A's second order cannot go before A's first, whatever it bids; B's order,
+    # bidding between them, is taken after A's first, then A's second (now eligible, best bid)
+    orders = [order(A, 40, 1, "a1"), order(A, 40, 9, "a2"), order(B, 40, 5, "b")]
+    packed = pack(orders, 80, 80)
+    # the node's order: b (5 beats a1's 1), then a1, then a2; 80 gas holds b and a1
+    assert labels(packed.included) == ["a1", "b"]
+    assert labels(packed.left_out) == ["a2"]
+
+
+def test_a_call_above_the_cap_names_the_action_and_both_numbers():
+    orders = [order(A, 100, 1, "fine"), (B, Call(to=C, data="0x", action="liquidate", gas=20_000_000, contract="PerpExchange"), 1)]
+    with pytest.raises(GasCapExceeded, match=r"PerpExchange\.liquidate .*20,000,000.*tx_gas_cap = 16,777,216"):
+        pack(orders, 30_000_000, 16_777_216)
+    assert labels(pack(orders, 30_000_000, 20_000_000).included) == ["fine", "liquidate"]  # at the cap is allowed
+
+
+def test_every_action_limit_fits_the_default_cap_and_the_perp_liquidation_grows_per_counterparty():
+    assert all(0 < limit <= 2**24 for limit in GAS_LIMITS.values())
+    assert gas_limit("LendingPool", "liquidationCall") == GAS_LIMITS[("LendingPool", "liquidationCall")]
+    assert gas_limit("LendingPool", "noSuchAction") == FALLBACK_GAS
+    assert perp_liquidation_gas(0) == PERP_LIQUIDATION_BASE_GAS
+    assert perp_liquidation_gas(3) == PERP_LIQUIDATION_BASE_GAS + 3 * ADL_COUNTERPARTY_GAS
+    assert ADL_COUNTERPARTY_GAS == 120_000
+    with pytest.raises(ValueError, match="n_counterparties"):
+        perp_liquidation_gas(-1)
+
+
+# -------------------------------------------------------------------- on the node
+
+BLOCK_GAS = 5_000_000
+
+# Forty noise traders who trade every block (a swap and a perp open or close each: about 20M gas of
+# limits a block) and no liquidator: the blocks are full from the first one on.
+CROWDED = {
+    "name": "crowded",
+    "seed": 11,
+    "blocks": 4,
+    "block_time_s": 12,
+    "block_gas_limit": BLOCK_GAS,
+    "tx_gas_cap": BLOCK_GAS,
+    "stablecoin": "USDC",
+    "assets": {
+        "USDC": {"decimals": 6, "price_usd": 1.0, "stable": True},
+        "ALT": {"decimals": 18, "price_usd": 2.0, "volatility_daily": 0.05},
+    },
+    "pools": [{"asset": "ALT", "depth_usd": 2_000_000, "twap_window_s": 24, "twap_capacity": 8}],
+    "lending": {"reserves": [{"asset": "USDC", "ltv_bps": 0, "liquidation_threshold_bps": 0, "liquidation_bonus_bps": 10000,
+                              "passive_supply_usd": 1_000_000}]},
+    "perp": {"insurance_fund_usd": 100_000,
+             "markets": [{"asset": "ALT", "depth_usd": 5_000_000, "initial_margin_bps": 1000, "maintenance_margin_bps": 500}]},
+    "agents": {"noise": [{"count": 40, "capital_usd": 20_000, "trade_probability": 1.0, "trade_fraction": 0.05,
+                          "perp_leverage": 2.0}]},
+}
+
+
+@pytest.fixture(scope="module")
+def crowded_run(tmp_path_factory):
+    """The crowded run, with every simulated block's orders and outcome and the node's gas limit."""
+    blocks = []
+    original = ProtocolSession.execute
+
+    def watched(self, orders, timestamp_s):
+        mined = original(self, orders, timestamp_s)
+        if self.block_space is not None:
+            header = self.backend.request("eth_getBlockByNumber", [hex(mined.number), False])
+            blocks.append((list(orders), mined, int(header["gasLimit"], 16)))
+        return mined
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ProtocolSession, "execute", watched)
+        result = run_cascade(parse_scenario(CROWDED, "crowded"), tmp_path_factory.mktemp("crowded"), progress=False)
+    return result, blocks
+
+
+def test_a_full_block_mines_only_what_fits_and_nothing_it_left_out_would_have(crowded_run):
+    _, blocks = crowded_run
+    assert len(blocks) == CROWDED["blocks"]
+    for orders, mined, node_gas_limit in blocks:
+        assert node_gas_limit == BLOCK_GAS
+        sent_gas = sum(tx.call.gas for tx in mined.sent)
+        assert sent_gas <= BLOCK_GAS
+        assert len(mined.receipts) == len(mined.sent)  # the node mined every transaction sent, no more
+        assert len(mined.sent) + len(mined.left_out) == len(orders)
+        first_left_out: set[str] = set()
+        for sender, call, _ in mined.left_out:
+            # left out because it did not fit what the block had left, or behind its sender's left-out order
+            assert call.gas > BLOCK_GAS - sent_gas or sender in first_left_out
+            first_left_out.add(sender)
+    assert sum(len(mined.left_out) for _, mined, _ in blocks) > 0
+    assert all(mined.sent for _, mined, _ in blocks)
+
+
+def test_the_left_out_count_is_recorded_per_block_and_in_the_summary(crowded_run):
+    result, blocks = crowded_run
+    per_block = result.timeseries.groupby("block")["txs_left_out"].agg(["min", "max"])
+    assert (per_block["min"] == per_block["max"]).all()  # one number per block, on every asset's row
+    expected = {0: 0} | {mined.number - blocks[0][1].number + 1: len(mined.left_out) for _, mined, _ in blocks}
+    assert per_block["max"].to_dict() == expected
+    assert result.summary["txs_left_out"] == sum(expected.values())
+    assert result.summary["tx_count"] >= sum(len(mined.sent) for _, mined, _ in blocks)
+
+
+def test_a_call_above_tx_gas_cap_stops_the_run_naming_it(tmp_path):
+    capped = copy.deepcopy(CROWDED)
+    open_gas = gas_limit("PerpExchange", "openPosition")
+    capped["tx_gas_cap"] = open_gas - 1  # every other call the noise traders and the keeper send is below it
+    with pytest.raises(RunFailed, match=rf"failed in block 1: GasCapExceeded: PerpExchange\.openPosition .*{open_gas:,}.*"
+                                        rf"tx_gas_cap = {open_gas - 1:,}"):
+        run_cascade(parse_scenario(capped, "capped"), tmp_path, progress=False)
+    assert pd.read_parquet(tmp_path / "timeseries.parquet")["block"].max() == 0
