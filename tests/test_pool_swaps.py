@@ -131,13 +131,18 @@ class TestSwapErrors:
         with ape.reverts(pool.InvalidRecipient, to=usdc.address):
             pool.swap(1, 1, usdc, b"", sender=trader)
 
-    def test_constructor_checks(self, project, deployer, make_token):
+    def test_constructor_checks(self, project, accounts, make_token):
         token = make_token("T", 18)
         other = make_token("U", 18)
         contract = project.ConstantProductPool
+        # Sent by an account that creates no other contract: Ape keeps the contract type of every
+        # address it saw created, and the deployer's nonces repeat after each test's snapshot is
+        # restored, so a reverted creation from the deployer could be decoded with the ABI of
+        # whatever an earlier test created at that address.
+        builder = accounts[9]
         with ape.reverts(contract.IdenticalTokens, token=token.address):
-            contract.deploy(token, token, 30, sender=deployer)
+            contract.deploy(token, token, 30, sender=builder)
         with ape.reverts(contract.ZeroAddress):
-            contract.deploy(token, "0x" + "00" * 20, 30, sender=deployer)
+            contract.deploy(token, "0x" + "00" * 20, 30, sender=builder)
         with ape.reverts(contract.FeeTooHigh, feeBps=10_000, maxFeeBps=9_999):
-            contract.deploy(token, other, 10_000, sender=deployer)
+            contract.deploy(token, other, 10_000, sender=builder)
