@@ -25,6 +25,10 @@ from sim.chain.backend import Backend, MinedBlock, Order, RpcError, SentTx
 # The block gas limit of the set-up blocks (deployment and funding fit in few blocks); a run sets
 # its scenario's block_gas_limit before the first simulated block (set_block_gas_limit).
 BLOCK_GAS_LIMIT = 10**15
+# The gas of a static call. Without one anvil gives eth_call the block's gas limit, and once a run
+# limits its blocks to the scenario's 30M a batched read over 10,000 accounts runs out of it; a
+# read is no transaction, so no block limit applies to it.
+READ_GAS_HEX = hex(10**12)
 # Every sender gets this much ETH for gas; nothing in the simulation is priced in ETH.
 GAS_ETH_WEI = 10**30
 # anvil refuses request bodies over 2 MB (its default limit); batches are split below that.
@@ -372,4 +376,6 @@ class AnvilBackend(Backend):
 
     def call_many(self, calls: Sequence[tuple[str, str]], block: str = "latest") -> list[Any]:
         """``eth_call`` each ``(to, data)`` in one batch; raw hex results (or RpcError) in order."""
-        return self.batch([("eth_call", [{"to": to, "data": data}, block]) for to, data in calls], allow_errors=True)
+        return self.batch(
+            [("eth_call", [{"to": to, "data": data, "gas": READ_GAS_HEX}, block]) for to, data in calls], allow_errors=True
+        )
