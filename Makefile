@@ -3,7 +3,7 @@
 # then tools/compile.sh, which recompiles the contracts only when a source changed.
 APE := .venv/bin/ape
 
-.PHONY: setup compile run demo test bench bench-memory clean
+.PHONY: setup compile run demo fork-demo test bench bench-memory clean
 
 setup:
 	@bash tools/setup.sh
@@ -16,6 +16,11 @@ run: compile
 
 demo: compile
 	$(APE) run demo
+
+# the simulator against the real Uniswap V2 and Aave V3 bytecode on a fork of a local upstream chain,
+# with the LendingPool-vs-Aave differential check (README.md, "Fork experiments"); writes out/fork-demo.
+fork-demo: compile
+	.venv/bin/python -m sim.tools.fork_demo
 
 test: compile
 	$(APE) test tests -q -p no:cacheprovider

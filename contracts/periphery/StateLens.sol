@@ -18,10 +18,25 @@ interface IPerpPositionsReader {
     function creditOf(address trader) external view returns (uint256);
 }
 
+/// @notice The part of an Aave V3 Pool the lens reads (the interface only; Aave's code is not used).
+interface IAaveAccountReader {
+    function getUserAccountData(address user)
+        external
+        view
+        returns (
+            uint256 totalCollateralBase,
+            uint256 totalDebtBase,
+            uint256 availableBorrowsBase,
+            uint256 currentLiquidationThreshold,
+            uint256 ltv,
+            uint256 healthFactor
+        );
+}
+
 /// @title StateLens
 /// @notice Batched read-only views for a simulator: every account's token balances and perp
 ///         positions in one `eth_call` each, whatever the number of accounts (lending positions
-///         come from `LendingPool.accountsOf`).
+///         come from `LendingPool.accountsOf`, or from `aaveAccountsOf` on an Aave V3 market).
 /// @dev Pure views, nothing stored. Results are flat arrays in row-major order (account-major), so
 ///      they decode without nested tuples. Perp positions come from the exchange's own batched
 ///      view; when that reverts (for example on a bad index oracle) each position is read alone
@@ -67,6 +82,29 @@ contract StateLens {
         credits = new uint256[](traders.length);
         for (uint256 i = 0; i < traders.length; ++i) {
             credits[i] = IPerpPositionsReader(perp).creditOf(traders[i]);
+        }
+    }
+
+    /// @notice `LendingPool.accountsOf` for an Aave V3 market: `collateral[i * n + j]` and
+    ///         `debt[i * n + j]` = users[i]'s balances of aTokens[j] and debtTokens[j] (native units,
+    ///         interest included; n = aTokens.length) and `healthFactorWad[i]` its health factor
+    ///         (type(uint256).max with no debt), as `getUserAccountData` reports it.
+    function aaveAccountsOf(
+        address pool,
+        address[] calldata users,
+        address[] calldata aTokens,
+        address[] calldata debtTokens
+    ) external view returns (uint256[] memory collateral, uint256[] memory debt, uint256[] memory healthFactorWad) {
+        uint256 width = aTokens.length;
+        collateral = new uint256[](users.length * width);
+        debt = new uint256[](users.length * width);
+        healthFactorWad = new uint256[](users.length);
+        for (uint256 i = 0; i < users.length; ++i) {
+            for (uint256 j = 0; j < width; ++j) {
+                collateral[i * width + j] = IERC20(aTokens[j]).balanceOf(users[i]);
+                debt[i * width + j] = IERC20(debtTokens[j]).balanceOf(users[i]);
+            }
+            (,,,,, healthFactorWad[i]) = IAaveAccountReader(pool).getUserAccountData(users[i]);
         }
     }
 

@@ -8,9 +8,14 @@ from typing import Mapping
 from sim.agents.base import Context, StablecoinTrader
 from sim.protocol import Call, PerpPos
 from sim.protocol.amm import max_input_within_slippage
-from sim.protocol.constants import DEFAULT_CLOSE_FACTOR_BPS, DEFAULT_FULL_LIQUIDATION_HF_WAD
+from sim.protocol.constants import (
+    DEFAULT_CLOSE_FACTOR_BPS,
+    DEFAULT_FULL_LIQUIDATION_HF_WAD,
+    MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD_USD8,
+    MIN_LEFTOVER_BASE_USD8,
+)
 from sim.record.schema import AgentKind
-from sim.units import BPS, WAD, mul_div
+from sim.units import BPS, WAD, mul_div, units_for_usd
 
 MAX_LIQUIDATIONS_PER_BLOCK = 25
 MAX_ADL_COUNTERPARTIES = 8  # the most opposite positions one liquidation offers for ADL
@@ -71,14 +76,16 @@ class Liquidator(StablecoinTrader):
     2. liquidates every perp position the lens marks liquidatable (no capital needed), offering the
        opposite side's most profitable positions for ADL (``adl_ranking``);
     3. liquidates lending accounts with health factor below 1, largest debt first, repaying the
-       stablecoin debt (the close factor's share, or all of it below the full-liquidation line)
-       out of its own inventory, seizing the account's largest collateral.
+       stablecoin debt out of its own inventory (what the venue's rules let one call repay, see
+       :meth:`debt_to_cover`), seizing the account's largest collateral.
 
     Its gas bid orders it against the other liquidators; a losing bid's transaction reverts."""
 
     max_slippage: float = 0.05
     close_factor_bps: int = DEFAULT_CLOSE_FACTOR_BPS  # the pool's own defaults until the scenario sets them
     full_liquidation_hf_wad: int = DEFAULT_FULL_LIQUIDATION_HF_WAD
+    rules: str = "v3.0"  # the lending venue's liquidation rules: "v3.0" or "v3.3"
+    liquidation_bonus_bps: dict[str, int] = field(default_factory=dict)  # per collateral asset
     kind: str = field(default=AgentKind.LIQUIDATOR, init=False)
 
     def step(self, ctx: Context) -> list[Call]:
@@ -124,11 +131,41 @@ class Liquidator(StablecoinTrader):
             _, debt = ctx.view.lending_position(user, stable)
             if collateral is None or debt == 0:
                 continue
-            close_bps = BPS if ctx.view.health[user] < self.full_liquidation_hf_wad else self.close_factor_bps
-            cover = min(budget, mul_div(debt, close_bps, BPS))
+            cover = self.debt_to_cover(ctx, user, collateral, debt, budget)
+            if cover == 0:
+                continue
             calls.append(p.liquidation_call(collateral, stable, user, cover))
             budget -= cover
         return calls
+
+    def debt_to_cover(self, ctx: Context, user: str, collateral: str, debt: int, budget: int) -> int:
+        """What one call may repay of ``user``'s ``debt`` (stablecoin units), within ``budget``.
+
+        v3.0: the close factor's share, all of it at or below the full-liquidation health factor.
+        v3.3: all of it unless the collateral and the debt are both worth at least $2,000 and the
+        health factor is above that line; and a call that leaves debt must leave at least $1,000
+        of debt and of collateral (``MustNotLeaveDust``): it then repays all (0 when the budget
+        cannot), or leaves exactly $1,000 of debt."""
+        view, stable = ctx.view, ctx.protocol.stablecoin
+        full = view.health[user] <= self.full_liquidation_hf_wad
+        debt_usd8 = ctx.usd_of(stable, debt, view.lending_prices.get(stable))
+        collateral_usd8 = ctx.usd_of(collateral, view.lending_position(user, collateral)[0], view.lending_prices.get(collateral))
+        if self.rules == "v3.3" and min(debt_usd8, collateral_usd8) < MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD_USD8:
+            full = True
+        cover = min(budget, debt if full else mul_div(debt, self.close_factor_bps, BPS))
+        if self.rules != "v3.3" or cover == debt:
+            return cover
+        cover_usd8 = ctx.usd_of(stable, cover, view.lending_prices.get(stable))
+        bonus_bps = self.liquidation_bonus_bps.get(collateral, BPS)
+        collateral_left_usd8 = collateral_usd8 - mul_div(cover_usd8, bonus_bps, BPS)
+        if collateral_left_usd8 <= 0:
+            return cover  # the call takes all the collateral: no dust rule
+        if debt_usd8 - cover_usd8 >= MIN_LEFTOVER_BASE_USD8 and collateral_left_usd8 >= MIN_LEFTOVER_BASE_USD8:
+            return cover
+        if budget >= debt:
+            return debt
+        leave = units_for_usd(MIN_LEFTOVER_BASE_USD8, ctx.decimals(stable), view.lending_prices.get(stable) or 10**8) + 1
+        return max(min(budget, debt - leave), 0) if collateral_left_usd8 >= MIN_LEFTOVER_BASE_USD8 else 0
 
     def best_collateral(self, ctx: Context, user: str) -> str | None:
         """The user's collateral worth most at the lending pool's prices."""

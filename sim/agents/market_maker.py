@@ -123,7 +123,7 @@ class MarketMaker(Agent):
         if supplied > 0:
             calls.append(p.supply(self.asset, supplied, self.address))
         if borrowed > 0:
-            calls.append(p.borrow(stable, borrowed))
+            calls.append(p.borrow(stable, borrowed, self.address))
         if lp_quote > 0 and lp_base > 0:
             calls.append(p.add_liquidity(self.asset, lp_base, lp_quote, self.address))
         return calls + sliced_opens(p, self.market, False, hedge_margin, self.hedge_leverage)

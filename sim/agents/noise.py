@@ -28,8 +28,8 @@ class NoiseTrader(StablecoinTrader):
         """Approvals it uses and no others: every pool for the stablecoin and the pool's asset (it
         buys and sells), the perp exchange for the stablecoin (margin)."""
         p = ctx.protocol
-        pools = [(symbol, pool.address) for symbol, pool in p.pools.items()]
-        calls = [p.approve(token, address) for symbol, address in pools for token in (p.stablecoin, symbol)]
+        pools = [(symbol, pool.spender) for symbol, pool in p.pools.items()]
+        calls = [p.approve(token, spender) for symbol, spender in pools for token in (p.stablecoin, symbol)]
         if p.markets:
             calls.append(p.approve(p.stablecoin, p.perp))
         return calls

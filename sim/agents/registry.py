@@ -97,6 +97,8 @@ def _liquidator(p: Population, pop: Any, label: str, index: int) -> Agent:
         max_slippage=pop.max_slippage,
         close_factor_bps=lending.close_factor_bps,
         full_liquidation_hf_wad=to_wad(lending.full_liquidation_health_factor, "floor"),
+        rules=lending.rules,
+        liquidation_bonus_bps={r.asset: r.liquidation_bonus_bps for r in lending.reserves},
     )
 
 

@@ -51,7 +51,7 @@ class Whale(Agent):
             p.approve(stable, p.lending),
             p.approve(stable, p.perp),
             p.supply(self.collateral, amount, self.address),
-            p.borrow(stable, borrowed),
+            p.borrow(stable, borrowed, self.address),
         ]
         return calls + sliced_opens(p, self.market, True, margin, self.leverage)
 

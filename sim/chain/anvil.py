@@ -259,6 +259,16 @@ class AnvilBackend(Backend):
     def fund_gas(self, addresses: Sequence[str]) -> None:
         self.batch([("anvil_setBalance", [a, hex(GAS_ETH_WEI)]) for a in addresses])
 
+    def code_at(self, address: str) -> str:
+        return self.request("eth_getCode", [address, "latest"])
+
+    def storage_at(self, address: str, slot: int) -> int:
+        return int(self.request("eth_getStorageAt", [address, hex(slot), "latest"]), 16)
+
+    def set_storage(self, writes: Sequence[tuple[str, int, int]]) -> None:
+        self.batch([("anvil_setStorageAt", [address, "0x" + slot.to_bytes(32, "big").hex(),
+                                             "0x" + value.to_bytes(32, "big").hex()]) for address, slot, value in writes])
+
     def snapshot(self) -> str:
         return self.request("evm_snapshot")
 

@@ -146,6 +146,18 @@ class Backend(ABC):
         """Static-call each ``(to, data)``; raw 0x-hex results (or :class:`RpcError`) in order."""
 
     @abstractmethod
+    def code_at(self, address: str) -> str:
+        """The runtime code at ``address`` as 0x-hex ("0x" when there is none)."""
+
+    @abstractmethod
+    def storage_at(self, address: str, slot: int) -> int:
+        """Storage word ``slot`` of ``address``."""
+
+    @abstractmethod
+    def set_storage(self, writes: Sequence[tuple[str, int, int]]) -> None:
+        """Write each ``(address, slot, value)`` storage word (a forked chain's token balances)."""
+
+    @abstractmethod
     def revert_data(self, tx_hash: str) -> str | None:
         """The revert data of a mined, failed transaction, or None."""
 

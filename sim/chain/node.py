@@ -65,6 +65,22 @@ def own_port() -> None:
     FoundryProvider.connect = connect
 
 
+FORK_UPSTREAM_ENV = "SIM_UPSTREAM_RPC"
+FORK_NETWORK = "ethereum:mainnet-fork:foundry"
+
+
+def fork_upstream_problem(network: str) -> str | None:
+    """Why ``network`` cannot start, when it forks the chain at ``$SIM_UPSTREAM_RPC`` (ape-config.yaml)
+    and that is not set; None otherwise."""
+    import os
+
+    if "mainnet-fork" in network and not os.environ.get(FORK_UPSTREAM_ENV):
+        return (f"--network {network} forks the chain at ${FORK_UPSTREAM_ENV} (ape-config.yaml), which is not set: "
+                f"export {FORK_UPSTREAM_ENV}=http://host:port (a local upstream from `python -m sim.fork.upstream --serve`, "
+                "or a mainnet RPC)")
+    return None
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now."""
     import socket

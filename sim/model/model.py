@@ -29,7 +29,7 @@ from sim.agents import (
 )
 from sim.model.ordering import agent_bid, in_sequence, interleave, seeded_order, spread_populations
 from sim.protocol import Call, MinedBlock, Order, Protocol, ProtocolSession, SetupError, Snapshot
-from sim.protocol.deploy import configuration_calls, funding_calls, insurance_units, margin_price_calls, venue_grants
+from sim.protocol.deploy import configuration_orders, funding_calls, insurance_units, margin_price_calls, venue_grants
 from sim.protocol.state import StateReader
 from sim.record import AgentKind, Recorder
 from sim.record.events import LOSS_EVENTS
@@ -114,7 +114,7 @@ class CascadeModel:
             )
         self.session.prepare([self.deployer, self.venue] + [a.address for a in self.agents])
         p = self.session.deploy(s, self.prices, self.deployer, self._tick())
-        self._setup_block("configuring lending and perps", [(self.deployer, configuration_calls(s, self.prices, p))])
+        self._setup_block("configuring lending and perps", configuration_orders(s, self.prices, p))
         self._fund_accounts()
         self.reader = self.session.state_reader([a.address for a in self.agents] + [self.venue])
         self.recorder = Recorder(p, self.prices, self.agents, s.block_time_s, self.tables_dir)
@@ -131,19 +131,26 @@ class CascadeModel:
         self.recorder.record_state(0, snapshot)
         self.recorder.record_equity(snapshot, 0, start=True)
         self.session.limit_block_space(s.block_gas_limit, s.tx_gas_cap)  # set-up blocks had room for anything
+        if p.external_tokens:
+            self.session.mark_conservation_start(self._holders())
         self.ready = True
 
     def _fund_accounts(self) -> None:
-        """Mint every agent's and the off-chain venue's starting tokens; the venue approves the
-        arbitrageurs, who settle their off-chain trades through it."""
+        """Mint (or, for tokens that live on a forked chain, deal) every agent's and the off-chain
+        venue's starting tokens; the venue approves the arbitrageurs, who settle their off-chain
+        trades through it."""
         p = self.protocol
         grants = [(a.address, a.initial_tokens(self._external(0), p)) for a in self.agents]
         grants.append((self.venue, venue_grants(p, self.prices)))
+        insurance = insurance_units(self.scenario, p)
+        if insurance:
+            grants.append((self.deployer, {p.stablecoin: insurance}))
+        minted = self.session.deal_external(grants)
         arbs = [a.address for a in self.agents if a.kind == AgentKind.ARBITRAGEUR]
         venue_approvals = [p.approve(symbol, arb) for arb in arbs for symbol in p.tokens]
         self._setup_block(
             "minting starting balances",
-            [(self.deployer, funding_calls(p, grants, insurance_units(self.scenario, p))), (self.venue, venue_approvals)],
+            [(self.deployer, funding_calls(p, grants, insurance, minted)), (self.venue, venue_approvals)],
         )
 
     def _agent_setup(self, stage: str, agents: list[Agent]) -> None:
@@ -202,4 +209,7 @@ class CascadeModel:
     def token_conservation(self) -> dict[str, dict[str, object]]:
         """For every token: the balances of every account and contract that can hold it add up to
         its total supply (nothing created or destroyed outside mint)."""
-        return self.session.token_conservation([a.address for a in self.agents] + [self.venue, self.deployer])
+        return self.session.token_conservation(self._holders())
+
+    def _holders(self) -> list[str]:
+        return [a.address for a in self.agents] + [self.venue, self.deployer]

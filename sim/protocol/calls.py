@@ -3,6 +3,11 @@
 Each builder returns a :class:`~sim.chain.Call` (target, calldata and a readable label); agents
 decide *what* to do and never touch ABI encoding. Amounts are native integers: token units,
 WAD for perp leverage and price limits (see :mod:`sim.units`).
+
+The builders are the protocol adapters: one action, whatever the venue behind it. A pool is our
+ConstantProductPool or a Uniswap V2 pair traded through its router (``PoolInfo.kind``); the
+lending venue is our LendingPool or an Aave V3 Pool (``Protocol.lending_kind``), so every agent
+works against either.
 """
 
 from __future__ import annotations
@@ -23,9 +28,17 @@ class Token:
     decimals: int
 
 
+DEADLINE = 2**64 - 1  # a V2 router's deadline: the block decides, never the clock
+AAVE_VARIABLE_RATE = 2  # Aave V3's interestRateMode for variable-rate debt
+AAVE_REFERRAL_CODE = 0
+
+
 @dataclass(frozen=True)
 class PoolInfo:
-    """A pool of ``symbol`` against the stablecoin, with the two oracles that read it."""
+    """A pool of ``symbol`` against the stablecoin, with the two oracles that read it.
+
+    ``kind`` "builtin": our ConstantProductPool, traded directly; "uniswap_v2": a V2 pair traded
+    through ``router`` (the pair's LP shares are ERC-20s, as ours)."""
 
     symbol: str
     address: str
@@ -33,6 +46,31 @@ class PoolInfo:
     fee_bps: int
     spot_oracle: str
     twap_oracle: str
+    kind: str = "builtin"
+    router: str = ""
+
+    @property
+    def spender(self) -> str:
+        """Whom a trader approves to pull its tokens: the router of a V2 pair, else the pool."""
+        return self.router or self.address
+
+
+@dataclass(frozen=True)
+class AaveReserve:
+    a_token: str
+    variable_debt_token: str
+
+
+@dataclass(frozen=True)
+class AaveV3Info:
+    """An Aave V3 market on the forked chain, as read from its Pool (see :mod:`sim.protocol.aave`)."""
+
+    pool: str
+    addresses_provider: str
+    oracle: str
+    acl_manager: str
+    acl_admin: str
+    reserves: dict[str, AaveReserve]  # symbol -> its aToken and variable debt token
 
 
 @dataclass(frozen=True)
@@ -50,9 +88,13 @@ class Protocol:
     stablecoin: str
     deployer: str
     tokens: dict[str, Token] = field(default_factory=dict)
+    external_tokens: set[str] = field(default_factory=set)  # symbols of tokens that live on the forked chain
     feeds: dict[str, str] = field(default_factory=dict)
     pools: dict[str, PoolInfo] = field(default_factory=dict)
-    lending: str = ""
+    lending: str = ""  # the LendingPool, or the Aave V3 Pool with lending_kind "aave_v3"
+    lending_kind: str = "builtin"
+    lending_rules: str = "v3.0"  # the liquidation rules the lending venue applies
+    aave: AaveV3Info | None = None
     lending_oracles: dict[str, str] = field(default_factory=dict)
     perp: str = ""
     perp_index_oracles: dict[str, str] = field(default_factory=dict)
@@ -76,11 +118,19 @@ class Protocol:
         return self.tokens[self.stablecoin]
 
     def contract_holders(self) -> dict[str, str]:
-        """Every contract that can hold tokens, by a readable name."""
+        """Every contract that can hold tokens, by a readable name (an Aave market holds each
+        reserve's tokens in its aToken)."""
         holders = {f"pool:{s}": p.address for s, p in self.pools.items()}
         holders["lending"] = self.lending
+        if self.aave is not None:
+            holders.update({f"aToken:{s}": r.a_token for s, r in self.aave.reserves.items()})
         holders["perp"] = self.perp
         return holders
+
+    @property
+    def lending_contract(self) -> str:
+        """The codec name of the lending venue."""
+        return "AavePool" if self.lending_kind == "aave_v3" else "LendingPool"
 
     # ------------------------------------------------------------------ tokens
 
@@ -97,14 +147,23 @@ class Protocol:
         return self.call("SimToken", self.tokens[symbol].address, "mint", to, amount)
 
     def approvals(self, symbols: list[str] | None = None) -> list[Call]:
-        """Unlimited approvals of the given tokens (all by default) to every venue."""
-        spenders = [p.address for p in self.pools.values()] + [self.lending, self.perp]
-        return [self.approve(s, spender) for s in (symbols or list(self.tokens)) for spender in spenders]
+        """Unlimited approvals of the given tokens (all by default) to every venue, and of every V2
+        pair's LP shares to its router (which burns them on a withdrawal)."""
+        spenders = [p.spender for p in self.pools.values()] + [self.lending, self.perp]
+        calls = [self.approve(s, spender) for s in (symbols or list(self.tokens)) for spender in spenders]
+        calls += [self.call("SimToken", p.address, "approve", p.router, MAX_UINT256) for p in self.pools.values() if p.router]
+        return calls
 
     # ------------------------------------------------------------------ spot
 
     def swap(self, pool_symbol: str, token_in: str, amount_in: int, min_out: int, to: str) -> Call:
+        """Sell ``amount_in`` of ``token_in`` (the pool's asset or the stablecoin) for the other
+        side, for at least ``min_out``."""
         pool = self.pools[pool_symbol]
+        if pool.kind == "uniswap_v2":
+            token_out = self.stablecoin if token_in == pool_symbol else pool_symbol
+            path = [self.tokens[token_in].address, self.tokens[token_out].address]
+            return self.call("UniswapV2Router02", pool.router, "swapExactTokensForTokens", amount_in, min_out, path, to, DEADLINE)
         return self.call(
             "ConstantProductPool", pool.address, "swapExactIn", self.tokens[token_in].address, amount_in, min_out, to
         )
@@ -112,33 +171,53 @@ class Protocol:
     def add_liquidity(self, pool_symbol: str, base_amount: int, quote_amount: int, to: str, min_fraction_bps: int = 0) -> Call:
         """Deposit up to both amounts at the pool's ratio; ``min_fraction_bps`` of each is the floor."""
         pool = self.pools[pool_symbol]
+        if pool.kind == "uniswap_v2":
+            base, quote = self.tokens[pool_symbol].address, self.stable.address
+            return self.call("UniswapV2Router02", pool.router, "addLiquidity", base, quote, base_amount, quote_amount,
+                             base_amount * min_fraction_bps // 10_000, quote_amount * min_fraction_bps // 10_000, to, DEADLINE)
         amount0, amount1 = (base_amount, quote_amount) if pool.base_is_token0 else (quote_amount, base_amount)
         min0, min1 = amount0 * min_fraction_bps // 10_000, amount1 * min_fraction_bps // 10_000
         return self.call("ConstantProductPool", pool.address, "addLiquidity", amount0, amount1, min0, min1, to)
 
     def remove_liquidity(self, pool_symbol: str, shares: int, to: str) -> Call:
-        return self.call("ConstantProductPool", self.pools[pool_symbol].address, "removeLiquidity", shares, 0, 0, to)
+        pool = self.pools[pool_symbol]
+        if pool.kind == "uniswap_v2":
+            base, quote = self.tokens[pool_symbol].address, self.stable.address
+            return self.call("UniswapV2Router02", pool.router, "removeLiquidity", base, quote, shares, 0, 0, to, DEADLINE)
+        return self.call("ConstantProductPool", pool.address, "removeLiquidity", shares, 0, 0, to)
 
     # ------------------------------------------------------------------ lending
 
     def supply(self, asset: str, amount: int, on_behalf: str) -> Call:
-        return self.call("LendingPool", self.lending, "supply", self.tokens[asset].address, amount, on_behalf)
+        token = self.tokens[asset].address
+        if self.lending_kind == "aave_v3":
+            return self.call("AavePool", self.lending, "supply", token, amount, on_behalf, AAVE_REFERRAL_CODE)
+        return self.call("LendingPool", self.lending, "supply", token, amount, on_behalf)
 
-    def borrow(self, asset: str, amount: int) -> Call:
-        return self.call("LendingPool", self.lending, "borrow", self.tokens[asset].address, amount)
+    def borrow(self, asset: str, amount: int, borrower: str) -> Call:
+        """``borrower`` borrows ``amount`` of ``asset`` against its own collateral (variable rate)."""
+        token = self.tokens[asset].address
+        if self.lending_kind == "aave_v3":
+            return self.call("AavePool", self.lending, "borrow", token, amount, AAVE_VARIABLE_RATE, AAVE_REFERRAL_CODE, borrower)
+        return self.call("LendingPool", self.lending, "borrow", token, amount)
 
     def repay(self, asset: str, amount: int, on_behalf: str) -> Call:
-        return self.call("LendingPool", self.lending, "repay", self.tokens[asset].address, amount, on_behalf)
+        token = self.tokens[asset].address
+        if self.lending_kind == "aave_v3":
+            return self.call("AavePool", self.lending, "repay", token, amount, AAVE_VARIABLE_RATE, on_behalf)
+        return self.call("LendingPool", self.lending, "repay", token, amount, on_behalf)
 
-    def liquidation_call(self, collateral: str, debt: str, user: str, debt_to_cover: int) -> Call:
+    def liquidation_call(self, collateral: str, debt: str, user: str, debt_to_cover: int, receive_a_token: bool = False) -> Call:
+        """Aave's ``liquidationCall``, the same on LendingPool and on an Aave V3 Pool."""
         return self.call(
-            "LendingPool",
+            self.lending_contract,
             self.lending,
             "liquidationCall",
             self.tokens[collateral].address,
             self.tokens[debt].address,
             user,
             debt_to_cover,
+            receive_a_token,
         )
 
     # ------------------------------------------------------------------ perps

@@ -14,8 +14,9 @@ from sim.chain import GWEI, Backend, Call, MinedBlock, create_address
 from sim.chain.abi import Codec, describe_revert, encode_constructor
 from sim.protocol.amm import MAX_UINT256
 from sim.protocol.artifacts import Artifact
-from sim.protocol.calls import MarketInfo, PoolInfo, Protocol, Token
-from sim.protocol.constants import PRICE_SOURCE
+from sim.protocol.calls import AaveV3Info, MarketInfo, PoolInfo, Protocol, Token
+from sim.protocol.constants import LENDING_RULES, PRICE_SOURCE
+from sim.protocol.npm_contracts import npm_codecs
 from sim.scenario import Scenario
 from sim.scenario.prices import PricePath
 from sim.scenario.schema import Liquidation as PerpLiquidation
@@ -59,18 +60,35 @@ class _Creations:
         return address
 
 
+def uses_fork_venues(scenario: Scenario) -> bool:
+    """Whether the scenario names tokens or venues that already live on the chain (a fork)."""
+    return (scenario.lending.kind != "builtin" or any(p.kind != "builtin" for p in scenario.pools)
+            or any(a.address is not None for a in scenario.assets.values()))
+
+
 def deploy_protocol(
-    backend: Backend, artifacts: dict[str, Artifact], scenario: Scenario, prices: PricePath, deployer: str, timestamp_s: int
+    backend: Backend, artifacts: dict[str, Artifact], scenario: Scenario, prices: PricePath, deployer: str, timestamp_s: int,
+    aave: AaveV3Info | None = None,
 ) -> Protocol:
     """Deploy every contract of ``scenario`` in one block; the addresses, with the oracles each
-    reserve and market reads."""
-    protocol = Protocol(codecs={n: a.codec for n, a in artifacts.items()}, stablecoin=scenario.stablecoin, deployer=deployer)
+    reserve and market reads. Tokens and venues that live on the chain already (checked and
+    resolved by :func:`sim.protocol.fork.resolve_fork_venues`; ``aave`` for an Aave V3 market)
+    are used where they are."""
+    codecs = {n: a.codec for n, a in artifacts.items()}
+    if uses_fork_venues(scenario):
+        codecs.update(npm_codecs())
+    protocol = Protocol(codecs=codecs, stablecoin=scenario.stablecoin, deployer=deployer,
+                        lending_kind=scenario.lending.kind, lending_rules=scenario.lending.rules, aave=aave)
     creations = _Creations(artifacts, deployer, backend.nonce_of(deployer))
     _create_tokens_and_pools(creations, protocol, scenario, prices)
     create = creations.create
-    protocol.lending = create("LendingPool")
+    if aave is None:
+        protocol.lending = create("LendingPool")
+    else:
+        protocol.lending = aave.pool
     protocol.perp = create("PerpExchange", protocol.stable.address)
-    protocol.risk_lens = create("RiskLens", protocol.lending)
+    if aave is None:
+        protocol.risk_lens = create("RiskLens", protocol.lending)
     protocol.state_lens = create("StateLens")
     mined = backend.execute([(deployer, c, GWEI) for c in creations.calls], timestamp_s)
     check_block(backend, mined, "deploying contracts", protocol.codecs.values())
@@ -87,21 +105,25 @@ def _create_tokens_and_pools(creations: _Creations, protocol: Protocol, scenario
     """Tokens, push feeds, and per pool the pair and its spot and TWAP oracles."""
     create = creations.create
     for symbol, asset in scenario.assets.items():
-        protocol.tokens[symbol] = Token(symbol, create("SimToken", f"{symbol} (sim)", symbol, asset.decimals), asset.decimals)
+        address = asset.address or create("SimToken", f"{symbol} (sim)", symbol, asset.decimals)
+        protocol.tokens[symbol] = Token(symbol, address, asset.decimals)
+        if asset.address is not None:
+            protocol.external_tokens.add(symbol)
     for symbol in scenario.assets:
         protocol.feeds[symbol] = create("MockAggregator", USD_DECIMALS, f"{symbol} / USD", prices.price8(0, symbol))
     stable = protocol.tokens[scenario.stablecoin]
     stable_feed = protocol.feeds[scenario.stablecoin]
     for pool in scenario.pools:
         base = protocol.tokens[pool.asset]
-        address = create("ConstantProductPool", base.address, stable.address, pool.fee_bps)
+        address = pool.pair if pool.kind == "uniswap_v2" else create("ConstantProductPool", base.address, stable.address, pool.fee_bps)
         spot = create("PoolSpotAggregator", address, base.address, stable_feed, f"{pool.asset} / USD (pool spot)")
         twap = create(
             "PoolTwapAggregator", address, base.address, stable_feed, pool.twap_window_s, pool.twap_capacity,
             f"{pool.asset} / USD (pool TWAP {pool.twap_window_s}s)",
         )
-        base_is_token0 = int(base.address, 16) < int(stable.address, 16)
-        protocol.pools[pool.asset] = PoolInfo(pool.asset, address, base_is_token0, pool.fee_bps, spot, twap)
+        base_is_token0 = int(base.address, 16) < int(stable.address, 16)  # V2's order, ours too
+        protocol.pools[pool.asset] = PoolInfo(pool.asset, address, base_is_token0, pool.fee_bps, spot, twap,
+                                              kind=pool.kind, router=pool.router or "")
 
 
 def _oracle(protocol: Protocol, kind: str, symbol: str) -> str:
@@ -111,11 +133,15 @@ def _oracle(protocol: Protocol, kind: str, symbol: str) -> str:
     return pool.spot_oracle if kind == "pool_spot" else pool.twap_oracle
 
 
-def configuration_calls(scenario: Scenario, prices: PricePath, protocol: Protocol) -> list[Call]:
-    """listReserve / listMarket and every parameter the scenario sets."""
-    calls = _lending_calls(scenario, protocol)
-    calls += _perp_calls(scenario, prices, protocol)
-    return calls
+def configuration_orders(scenario: Scenario, prices: PricePath, protocol: Protocol) -> list[tuple[str, list[Call]]]:
+    """``(sender, calls)``: listReserve / listMarket and every parameter the scenario sets, from
+    the deployer; on an Aave V3 market, the oracle pointed at the run's price sources by the
+    market's ACL admin (:func:`sim.protocol.fork.aave_oracle_orders`)."""
+    from sim.protocol.fork import aave_oracle_orders  # fork imports this module's SetupError
+
+    if protocol.aave is None:
+        return [(protocol.deployer, _lending_calls(scenario, protocol) + _perp_calls(scenario, prices, protocol))]
+    return aave_oracle_orders(protocol, dict(protocol.lending_oracles)) + [(protocol.deployer, _perp_calls(scenario, prices, protocol))]
 
 
 def _lending_calls(scenario: Scenario, p: Protocol) -> list[Call]:
@@ -137,6 +163,8 @@ def _lending_calls(scenario: Scenario, p: Protocol) -> list[Call]:
         if reserve.liquidation_protocol_fee_bps:
             calls.append(lending("setLiquidationProtocolFee", token.address, reserve.liquidation_protocol_fee_bps))
     calls.append(lending("setCloseFactor", lend.close_factor_bps, to_wad(lend.full_liquidation_health_factor, "floor")))
+    if lend.rules != "v3.0":
+        calls.append(lending("setLiquidationRules", LENDING_RULES[lend.rules]))
     if lend.max_oracle_age_s:
         calls.append(lending("setMaxOracleAge", lend.max_oracle_age_s))
     return calls
@@ -185,17 +213,15 @@ def _liquidation_params(rules: PerpLiquidation, decimals: int) -> tuple[int, int
 
 
 def funding_calls(
-    protocol: Protocol, grants: Sequence[tuple[str, dict[str, int]]], insurance_units: int
+    protocol: Protocol, grants: Sequence[tuple[str, dict[str, int]]], insurance_units: int, minted: set[str] | None = None
 ) -> list[Call]:
-    """Mint every account's starting tokens; seed the insurance fund from the deployer."""
-    calls = [protocol.mint(symbol, account, amount) for account, tokens in grants for symbol, amount in tokens.items() if amount > 0]
+    """Mint every account's starting tokens (the deployer's seeds the insurance fund), only of the
+    ``minted`` symbols (all by default: tokens the run deployed; the others are dealt, see
+    :mod:`sim.protocol.deal`); then the deployer funds the insurance fund."""
+    calls = [protocol.mint(symbol, account, amount) for account, tokens in grants for symbol, amount in tokens.items()
+             if amount > 0 and (minted is None or symbol in minted)]
     if insurance_units:
-        stable = protocol.stablecoin
-        calls += [
-            protocol.mint(stable, protocol.deployer, insurance_units),
-            protocol.approve(stable, protocol.perp),
-            protocol.fund_insurance(insurance_units),
-        ]
+        calls += [protocol.approve(protocol.stablecoin, protocol.perp), protocol.fund_insurance(insurance_units)]
     return calls
 
 

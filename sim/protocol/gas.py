@@ -45,6 +45,14 @@ GAS_LIMITS: Final[dict[tuple[str, str], int]] = {
     ("PerpExchange", "setFundingParams"): 135_000,  # 80,558 (set-up)
     ("PerpExchange", "setMarkParams"): 60_000,  # 33,481 (set-up)
     ("PerpExchange", "setLiquidationParams"): 150_000,  # 85,166 (set-up)
+    # The real protocols of fork experiments (make fork-demo; Aave v3.0.2 and Uniswap V2 bytecode)
+    ("AavePool", "supply"): 400_000,  # FORK_SUPPLY
+    ("AavePool", "borrow"): 600_000,  # FORK_BORROW
+    ("AavePool", "repay"): 400_000,  # FORK_REPAY
+    ("AavePool", "liquidationCall"): 800_000,  # FORK_LIQ
+    ("UniswapV2Router02", "swapExactTokensForTokens"): 250_000,  # FORK_SWAP
+    ("UniswapV2Router02", "addLiquidity"): 400_000,  # FORK_ADD
+    ("UniswapV2Router02", "removeLiquidity"): 300_000,  # FORK_REMOVE
     ("MockAggregator", "setAnswer"): 130_000,  # 75,237
     ("PoolTwapAggregator", "update"): 170_000,  # 98,961
 }

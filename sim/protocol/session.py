@@ -18,7 +18,10 @@ from sim.chain.node import connected, node_uri
 from sim.protocol.artifacts import Artifact, load_artifacts
 from sim.protocol.blockspace import pack
 from sim.protocol.calls import Protocol
-from sim.protocol.deploy import check_block, deploy_protocol
+from sim.protocol.deal import deal
+from sim.protocol.deploy import check_block, deploy_protocol, uses_fork_venues
+from sim.protocol.fork import resolve_fork_venues
+from sim.protocol.npm_contracts import npm_codecs
 from sim.protocol.state import StateReader
 from sim.scenario import Scenario
 from sim.scenario.prices import PricePath
@@ -35,6 +38,8 @@ def log_filter(protocol: Protocol) -> dict[str, Any]:
     token = protocol.codecs["SimToken"]
     topics = {token.event_topic("Transfer"), token.event_topic("Approval")}
     topics.update(topic for name in LOGGED_CONTRACTS for topic in protocol.codecs[name].events)
+    if protocol.aave is not None:
+        topics.update(protocol.codecs["AavePool"].events)
     return {
         "address": [t.address for t in protocol.tokens.values()]
         + [pool.address for pool in protocol.pools.values()]
@@ -67,6 +72,7 @@ class ProtocolSession:
         self.protocol: Protocol | None = None
         self._blocks_since_trim = 0
         self.block_space: tuple[int, int] | None = None  # (block_gas_limit, tx_gas_cap) once limited
+        self._untracked_start: dict[str, int] = {}  # forked tokens: supply − tracked balances at the start
 
     @property
     def tx_count(self) -> int:
@@ -91,10 +97,29 @@ class ProtocolSession:
         self.backend.fund_gas(accounts)
 
     def deploy(self, scenario: Scenario, prices: PricePath, deployer: str, timestamp_s: int) -> Protocol:
-        """Deploy the scenario's contracts in one block; from then on blocks carry their logs."""
-        self.protocol = deploy_protocol(self.backend, self.artifacts, scenario, prices, deployer, timestamp_s)
+        """Deploy the scenario's contracts in one block; from then on blocks carry their logs.
+
+        Tokens and venues the scenario names on a forked chain are checked first
+        (:class:`~sim.protocol.fork.ForkVenueError` before anything is sent)."""
+        aave = None
+        if uses_fork_venues(scenario):
+            codecs = {n: a.codec for n, a in self.artifacts.items()} | npm_codecs()
+            aave = resolve_fork_venues(self.backend, codecs, scenario)
+            if aave is not None:
+                self.backend.fund_gas([aave.acl_admin])  # it points the Aave oracle at the run's feeds
+        self.protocol = deploy_protocol(self.backend, self.artifacts, scenario, prices, deployer, timestamp_s, aave)
         self.backend.log_filter = log_filter(self.protocol)
         return self.protocol
+
+    def deal_external(self, grants: Sequence[tuple[str, dict[str, int]]]) -> set[str]:
+        """Write the ``grants`` (account -> symbol -> units) of tokens that live on the forked
+        chain into their balances (:mod:`sim.protocol.deal`); the symbols left to mint."""
+        p = self.protocol
+        token_codec = p.codecs["SimToken"]
+        for symbol in sorted(p.external_tokens):
+            wanted = [(account, tokens[symbol]) for account, tokens in grants if tokens.get(symbol, 0) > 0]
+            deal(self.backend, token_codec, p.tokens[symbol].address, wanted)
+        return set(p.tokens) - p.external_tokens
 
     def limit_block_space(self, block_gas_limit: int, tx_gas_cap: int) -> None:
         """From the next block on, blocks have ``block_gas_limit`` gas and no call may carry more
@@ -138,7 +163,26 @@ class ProtocolSession:
 
     def token_conservation(self, holders: Sequence[str]) -> dict[str, dict[str, Any]]:
         """For every token: the balances of ``holders`` and of every contract that can hold it add
-        up to its total supply (nothing created or destroyed outside mint)."""
+        up to its total supply (nothing created or destroyed outside mint). A token that lives on
+        a forked chain has holders the run does not know: there the part of its supply outside
+        them must be what it was at :meth:`mark_conservation_start`."""
+        result = {}
+        for symbol, (supply, held) in self._supply_and_held(holders).items():
+            row: dict[str, Any] = {"total_supply": str(supply), "held": str(held), "ok": held == supply}
+            if symbol in self.protocol.external_tokens:
+                start = self._untracked_start.get(symbol)
+                row["untracked_at_start"] = str(start)
+                row["ok"] = start is not None and supply - held == start
+            result[symbol] = row
+        return result
+
+    def mark_conservation_start(self, holders: Sequence[str]) -> None:
+        """Remember how much of each forked token's supply the run's holders do not hold."""
+        self._untracked_start = {symbol: supply - held for symbol, (supply, held) in self._supply_and_held(holders).items()
+                                 if symbol in self.protocol.external_tokens}
+
+    def _supply_and_held(self, holders: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """symbol -> (total supply, Σ balances of ``holders`` and the protocol's contracts)."""
         p = self.protocol
         holders = list(dict.fromkeys(list(holders) + list(p.contract_holders().values())))
         tokens = list(p.tokens.values())
@@ -148,12 +192,11 @@ class ProtocolSession:
         calls += [(t.address, token_codec.encode_call("totalSupply")) for t in tokens]
         raw = self.backend.call_many(calls)
         flat = lens.decode_output("balancesOf", raw[0]).balances
-        result = {}
-        for j, token in enumerate(tokens):
-            held = sum(flat[i * len(tokens) + j] for i in range(len(holders)))
-            supply = token_codec.decode_output("totalSupply", raw[1 + j])[0]
-            result[token.symbol] = {"total_supply": str(supply), "held": str(held), "ok": held == supply}
-        return result
+        return {
+            token.symbol: (token_codec.decode_output("totalSupply", raw[1 + j])[0],
+                           sum(flat[i * len(tokens) + j] for i in range(len(holders))))
+            for j, token in enumerate(tokens)
+        }
 
 
 @contextmanager

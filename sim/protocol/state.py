@@ -9,7 +9,7 @@ integers only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Sequence
 
 from sim.chain import Backend, RpcError
@@ -149,13 +149,10 @@ class StateReader:
             self._add("ConstantProductPool", pool.address, "totalSupply", (),
                       lambda s, out, symbol=symbol: s.pool_shares.__setitem__(symbol, out[0]))
         for symbol in p.lending_oracles:
-            token = p.tokens[symbol].address
-            self._add("LendingPool", p.lending, "getReserveData", (token,),
-                      lambda s, out, symbol=symbol: s.reserves.__setitem__(symbol, ReserveSnap(
-                          supplied=out.totalSupplied, debt=out.totalDebt, cash=out.cash, deficit=out.deficit)))
-            self._add("LendingPool", p.lending, "getAssetPrice", (token,),
-                      lambda s, out, symbol=symbol: s.lending_prices.__setitem__(symbol, None if out is None else out[0]),
-                      optional=True)
+            if p.aave is None:
+                self._add_reserve(symbol)
+            else:
+                self._add_aave_reserve(symbol)
         for symbol, feed in p.feeds.items():
             def round_data(s: Snapshot, out: tuple, symbol=symbol) -> None:
                 _, answer, _, updated_at, _ = out
@@ -169,6 +166,38 @@ class StateReader:
         self._token_symbols = list(p.tokens) + [lp_symbol(s) for s in p.pools]
         self._token_addresses = [t.address for t in p.tokens.values()] + [pool.address for pool in p.pools.values()]
         self._lending_assets = self._listed_reserves()
+
+    def _add_reserve(self, symbol: str) -> None:
+        p = self.protocol
+        token = p.tokens[symbol].address
+        self._add("LendingPool", p.lending, "getReserveData", (token,),
+                  lambda s, out: s.reserves.__setitem__(symbol, ReserveSnap(
+                      supplied=out.totalSupplied, debt=out.totalDebt, cash=out.cash, deficit=out.deficit)))
+        self._add("LendingPool", p.lending, "getAssetPrice", (token,),
+                  lambda s, out: s.lending_prices.__setitem__(symbol, None if out is None else out[0]), optional=True)
+
+    def _add_aave_reserve(self, symbol: str) -> None:
+        """An Aave reserve: supplied = its aToken's supply, debt = its variable debt token's, cash =
+        the underlying its aToken holds. Aave v3.0–3.2 keep no deficit: :meth:`read` sets it to the
+        debt of the run's accounts left without collateral."""
+        p = self.protocol
+        token, reserve = p.tokens[symbol].address, p.aave.reserves[symbol]
+        parts: dict[str, int] = {}
+
+        def keep(name: str) -> Callable[[Snapshot, tuple], None]:
+            def apply(s: Snapshot, out: tuple) -> None:
+                parts[name] = out[0]
+                if len(parts) == 3:
+                    s.reserves[symbol] = ReserveSnap(supplied=parts["supplied"], debt=parts["debt"], cash=parts["cash"], deficit=0)
+                    parts.clear()
+            return apply
+
+        self._add("SimToken", reserve.a_token, "totalSupply", (), keep("supplied"))
+        self._add("SimToken", reserve.variable_debt_token, "totalSupply", (), keep("debt"))
+        self._add("SimToken", token, "balanceOf", (reserve.a_token,), keep("cash"))
+        self._add("AaveOracle", p.aave.oracle, "getAssetPrice", (token,),
+                  lambda s, out: s.lending_prices.__setitem__(symbol, out[0] if out is not None and out[0] else None),
+                  optional=True)
 
     def _add_market(self, symbol: str, market_id: int) -> None:
         p = self.protocol
@@ -201,6 +230,8 @@ class StateReader:
         p = self.protocol
         if not p.lending:
             return []
+        if p.aave is not None:
+            return list(p.aave.reserves)  # aaveAccountsOf reads them in this order
         codec = p.codecs["LendingPool"]
         raw = self.backend.call_many([(p.lending, codec.encode_call("getReservesList"))])[0]
         if isinstance(raw, RpcError):
@@ -252,7 +283,12 @@ class StateReader:
                 s.health = self._carried(previous.health if previous else None, lending_accounts,
                                          lambda i: health[i] if health[i] != MAX_UINT256 else None)
 
-            requests.append(self._request("LendingPool", p.lending, "accountsOf", (lending_accounts,), lending))
+            if p.aave is None:
+                requests.append(self._request("LendingPool", p.lending, "accountsOf", (lending_accounts,), lending))
+            else:
+                reserves = [p.aave.reserves[a] for a in assets]
+                args = (p.lending, lending_accounts, [r.a_token for r in reserves], [r.variable_debt_token for r in reserves])
+                requests.append(self._request("StateLens", p.state_lens, "aaveAccountsOf", args, lending))
         for symbol, market in p.markets.items():
             traders = market_accounts[symbol]
 
@@ -316,5 +352,20 @@ class StateReader:
         decoders = self._decoders + [decode for _, decode in account_requests]
         for decode, raw in zip(decoders, self.backend.call_many(calls)):
             decode(snapshot, raw)
+        if self.protocol.aave is not None:
+            _unbacked_debt_as_deficit(snapshot)
         return snapshot
+
+
+def _unbacked_debt_as_deficit(snapshot: Snapshot) -> None:
+    """Aave v3.0–3.2 keep the debt of an account with no collateral left on its books; count it as
+    the reserve's deficit, as LendingPool (and Aave v3.3) write it off. Only the run's accounts
+    are seen: on a fork of a live market, other users' bad debt is not counted."""
+    unbacked: dict[str, int] = {}
+    for positions in snapshot.lending_positions.values():
+        if not any(collateral for collateral, _ in positions.values()):
+            for asset, (_, debt) in positions.items():
+                unbacked[asset] = unbacked.get(asset, 0) + debt
+    for asset, debt in unbacked.items():
+        snapshot.reserves[asset] = replace(snapshot.reserves[asset], deficit=debt)
 

@@ -29,6 +29,7 @@ Symbol = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{0,11}$")]
 Uint32 = Annotated[int, Field(ge=0, lt=2**32)]  # what the contracts store these in
 
 OracleKind = Literal["external", "pool_spot", "pool_twap"]
+Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]  # a contract on the chain the run forks
 
 
 class ScenarioError(ValueError):

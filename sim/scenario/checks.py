@@ -51,6 +51,7 @@ def reference_problems(s: Scenario) -> list[tuple[str, str]]:
                    "a transaction at the cap could never be mined")
     _stablecoin_problems(s, checks)
     _venue_problems(s, checks)
+    _fork_problems(s, checks)
     for section, i, population in s.populations():
         population.reference_problems(s, f"agents.{section}[{i}]", checks)
     _leverage_problems(s, checks)
@@ -80,6 +81,8 @@ def _pool_size_problems(s: Scenario, checks: Checks) -> None:
         if pool.asset not in s.assets:
             continue
         asset = s.assets[pool.asset]
+        if pool.depth_usd == 0:  # a uniswap_v2 pair with nothing added: it has its own reserves
+            continue
         base_units = pool.depth_usd / asset.price_usd * 10**asset.decimals
         quote_units = pool.depth_usd * 10**quote_decimals
         if base_units < MIN_POOL_UNITS:
@@ -150,6 +153,27 @@ def _venue_problems(s: Scenario, checks: Checks) -> None:
             if s.pool_of(market.asset) is None:
                 checks.add(f"{path}.index_oracle", f"{market.index_oracle!r} needs a pool for {market.asset!r} in pools")
     checks.unique("perp.markets", [m.asset for m in s.perp.markets])
+
+
+def _fork_problems(s: Scenario, checks: Checks) -> None:
+    """Venues that already live on the forked chain trade and lend tokens that live there too."""
+    def need_address(path: str, symbol: str, what: str) -> None:
+        if symbol in s.assets and s.assets[symbol].address is None:
+            checks.add(path, f"{what} trades existing tokens: assets.{symbol} needs address (the token on the forked chain)")
+
+    for i, pool in enumerate(s.pools):
+        if pool.kind == "uniswap_v2":
+            need_address(f"pools[{i}].kind", pool.asset, "a uniswap_v2 pair")
+            need_address(f"pools[{i}].kind", s.stablecoin, "a uniswap_v2 pair")
+    if s.lending.kind == "aave_v3":
+        for i, reserve in enumerate(s.lending.reserves):
+            need_address(f"lending.reserves[{i}].asset", reserve.asset, "an aave_v3 pool")
+    seen: dict[str, str] = {}
+    for symbol, asset in s.assets.items():
+        if asset.address is not None:
+            other = seen.setdefault(asset.address.lower(), symbol)
+            if other != symbol:
+                checks.add(f"assets.{symbol}.address", f"is also assets.{other}.address")
 
 
 def _leverage_problems(s: Scenario, checks: Checks) -> None:

@@ -19,6 +19,7 @@ from pydantic import Field, model_validator
 
 from sim.scenario.base import (  # noqa: F401 - the bounds and the error belong to the schema's vocabulary
     MAX_AGENTS,
+    Address,
     MAX_BETA,
     MAX_BLOCKS,
     MAX_DECIMALS,
@@ -53,17 +54,46 @@ class Asset(_Strict):
     volatility_daily: Annotated[float, Field(ge=0.0, le=MAX_VOLATILITY_DAILY)] = 0.0
     beta_to_btc: Annotated[float, Field(ge=-MAX_BETA, le=MAX_BETA)] = 0.0
     stable: bool = False
+    # A token that already lives on the chain the run forks (README, "Fork experiments"): the run
+    # deploys none and funds agents by writing their balances; None: the run deploys a SimToken.
+    address: Address | None = None
+
+
+UNISWAP_V2_FEE_BPS = 30
 
 
 class Pool(_Strict):
-    """A constant-product pool of ``asset`` against the scenario's stablecoin."""
+    """A constant-product pool of ``asset`` against the scenario's stablecoin: our own
+    ConstantProductPool (``builtin``, deployed by the run) or a Uniswap V2 pair that already lives
+    on the forked chain, traded through a V2 router (``uniswap_v2``)."""
 
     asset: Symbol
-    depth_usd: UsdAmount  # USD value of each side at the starting price
-    fee_bps: Annotated[int, Field(ge=0, le=9_999)] = 30  # the pool's MAX_FEE_BPS
+    kind: Literal["builtin", "uniswap_v2"] = "builtin"
+    pair: Address | None = None  # uniswap_v2: the pair of asset and stablecoin
+    router: Address | None = None  # uniswap_v2: a UniswapV2Router02 of the pair's factory
+    # USD value of each side at the starting price that the run's liquidity providers deposit
+    # (a uniswap_v2 pair keeps the liquidity it already has on top; there it may be 0)
+    depth_usd: OptionalUsdAmount
+    fee_bps: Annotated[int, Field(ge=0, le=9_999)] = 30  # the pool's MAX_FEE_BPS; a V2 pair's is 30
     twap_window_s: Annotated[int, Field(gt=0, le=86_400)] = 600  # the set-up warms it up block by block
     twap_capacity: Annotated[int, Field(ge=2, le=65_535)] = 64
     market_maker_share: Fraction = 0.0  # part of the depth the market makers provide
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> "Pool":
+        if self.kind == "builtin":
+            for name in ("pair", "router"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} is only for kind uniswap_v2 (a builtin pool is deployed by the run)")
+            if self.depth_usd <= 0:
+                raise ValueError("depth_usd must be above 0 for a builtin pool (the run deploys it empty)")
+        else:
+            missing = [name for name in ("pair", "router") if getattr(self, name) is None]
+            if missing:
+                raise ValueError(f"kind uniswap_v2 needs {' and '.join(missing)} (the pair's and a V2 router's addresses)")
+            if self.fee_bps != UNISWAP_V2_FEE_BPS:
+                raise ValueError(f"fee_bps must be {UNISWAP_V2_FEE_BPS} for a uniswap_v2 pair (V2's fixed fee), got {self.fee_bps}")
+        return self
 
 
 class InterestModel(_Strict):
@@ -95,11 +125,37 @@ class Reserve(_Strict):
         return self
 
 
+AAVE_CLOSE_FACTOR_BPS = 5_000  # Aave V3's DEFAULT_LIQUIDATION_CLOSE_FACTOR
+AAVE_FULL_LIQUIDATION_HEALTH_FACTOR = 0.95  # Aave V3's CLOSE_FACTOR_HF_THRESHOLD
+
+
 class Lending(_Strict):
+    """The lending venue: our LendingPool (``builtin``, deployed by the run) or an Aave V3 Pool
+    that already lives on the forked chain (``aave_v3``), under Aave v3.0–3.2 or v3.3 liquidation
+    rules (``rules``: what LendingPool applies, or which rules the Aave pool's version has)."""
+
+    kind: Literal["builtin", "aave_v3"] = "builtin"
+    pool: Address | None = None  # aave_v3: the Pool (its proxy); the rest is read from the chain
+    rules: Literal["v3.0", "v3.3"] = "v3.0"
     close_factor_bps: Annotated[int, Field(gt=0, le=10_000)] = 5_000
     full_liquidation_health_factor: Annotated[float, Field(ge=0.0, le=1.0)] = 0.95
     max_oracle_age_s: Annotated[int, Field(ge=0, lt=2**32)] = 0
     reserves: Annotated[list[Reserve], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> "Lending":
+        if self.kind == "builtin":
+            if self.pool is not None:
+                raise ValueError("pool is only for kind aave_v3 (the builtin LendingPool is deployed by the run)")
+            return self
+        if self.pool is None:
+            raise ValueError("kind aave_v3 needs pool: the address of the Aave V3 Pool (proxy) on the forked chain")
+        fixed = {"close_factor_bps": AAVE_CLOSE_FACTOR_BPS, "full_liquidation_health_factor": AAVE_FULL_LIQUIDATION_HEALTH_FACTOR,
+                 "max_oracle_age_s": 0}
+        for name, value in fixed.items():
+            if getattr(self, name) != value:
+                raise ValueError(f"{name} is fixed by Aave V3 ({value}); remove it or set it to {value}")
+        return self
 
 
 class Funding(_Strict):
