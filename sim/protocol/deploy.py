@@ -58,6 +58,11 @@ class _Creations:
         self.calls.append(Call(to=None, data=data, action=f"deploy {name}", args=args, gas=DEPLOY_GAS))
         return address
 
+    def call(self, call: Call) -> None:
+        """A transaction that creates nothing, sent in the same nonce sequence (later creations'
+        addresses stay known up front)."""
+        self.calls.append(call)
+
 
 def deploy_protocol(
     backend: Backend, artifacts: dict[str, Artifact], scenario: Scenario, prices: PricePath, deployer: str, timestamp_s: int
