@@ -71,13 +71,13 @@ OUTPUT_NAMES = frozenset({MANIFEST_NAME, STATE_NAME})
 ANVIL_START_TIMEOUT_S = 30.0
 
 
-def _fixed_address(label: str) -> str:
+def fixed_address(label: str) -> str:
     """A deterministic address (no key exists for it; the node impersonates it)."""
     return to_checksum_address(keccak(text=f"defi-cascade-sim:{label}")[12:])
 
 
-UPSTREAM_DEPLOYER = _fixed_address("upstream-deployer")
-UPSTREAM_TREASURY = _fixed_address("upstream-treasury")
+UPSTREAM_DEPLOYER = fixed_address("upstream-deployer")
+UPSTREAM_TREASURY = fixed_address("upstream-treasury")
 
 
 # ---------------------------------------------------------------- the manifest

@@ -214,3 +214,9 @@ def venue_grants(protocol: Protocol, prices: PricePath) -> dict[str, int]:
 
 def insurance_units(scenario: Scenario, protocol: Protocol) -> int:
     return to_units(scenario.perp.insurance_fund_usd, protocol.stable.decimals, "floor")
+
+
+def lending_configuration_calls(scenario: Scenario, protocol: Protocol) -> list[Call]:
+    """The lending part of :func:`configuration_calls`: listReserve and every lending parameter
+    (for a LendingPool deployed without the rest, e.g. beside Aave on an upstream chain)."""
+    return _lending_calls(scenario, protocol)
