@@ -7,4 +7,4 @@ from a scenario; :class:`Upstream` is the manifest (``upstream.json``); :func:`a
 LendingPool and on Aave V3.
 
 A layer above ``protocol`` (it reuses the artifacts, deployment helpers and set-up checks) and
-below ``record``; nothing in the simulator's run imports it."""
+below ``record``."""

@@ -35,6 +35,7 @@ import gzip
 import json
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -537,6 +538,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve", action="store_true", help="then serve the chain (loaded from the state) until interrupted")
     parser.add_argument("--port", type=int, default=None, help="the port --serve listens on (default: a free one)")
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so that the node this process started is always stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         scenario = load_scenario(args.scenario)  # before any node starts
     except (ScenarioError, OSError) as err:
