@@ -359,6 +359,8 @@ def output_decoder(types: tuple[str, ...]) -> Callable[[bytes], tuple[Any, ...]]
 def encode_constructor(bytecode: str, input_types: tuple[str, ...], args: tuple[Any, ...]) -> str:
     """Creation code followed by the ABI-encoded constructor arguments (0x hex)."""
     code = bytecode[2:] if bytecode.startswith("0x") else bytecode
+    if "__$" in code:  # a Hardhat/solc library placeholder: the node would refuse the hex anyway
+        raise AbiError(f"creation code with an unlinked library placeholder at byte {code.index('__$') // 2}: link it first")
     return "0x" + code + abi_encode(input_types, args).hex()
 
 

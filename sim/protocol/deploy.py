@@ -59,6 +59,11 @@ class _Creations:
         self.calls.append(Call(to=None, data=data, action=f"deploy {name}", args=args, gas=DEPLOY_GAS))
         return address
 
+    def call(self, call: Call) -> None:
+        """A transaction that creates nothing, sent in the same nonce sequence (later creations'
+        addresses stay known up front)."""
+        self.calls.append(call)
+
 
 def uses_fork_venues(scenario: Scenario) -> bool:
     """Whether the scenario names tokens or venues that already live on the chain (a fork)."""
@@ -235,3 +240,9 @@ def venue_grants(protocol: Protocol, prices: PricePath) -> dict[str, int]:
 
 def insurance_units(scenario: Scenario, protocol: Protocol) -> int:
     return to_units(scenario.perp.insurance_fund_usd, protocol.stable.decimals, "floor")
+
+
+def lending_configuration_calls(scenario: Scenario, protocol: Protocol) -> list[Call]:
+    """The lending part of :func:`configuration_calls`: listReserve and every lending parameter
+    (for a LendingPool deployed without the rest, e.g. beside Aave on an upstream chain)."""
+    return _lending_calls(scenario, protocol)
