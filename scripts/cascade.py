@@ -14,11 +14,26 @@ from ape.cli import ConnectedProviderCommand, network_option
 from ape.logging import logger
 
 from sim import OutputDirError, RunFailed, RunInterrupted, ScenarioError, load_scenario, output_names, run_cascade
-from sim.chain.node import lean_anvil
+from sim.chain.node import fork_upstream_problem, lean_anvil
 from sim.files import check_output_dir
 from sim.protocol import SetupError
 
 lean_anvil()  # before `ape run` connects the provider (see sim/chain/node.py)
+
+
+def _network_argument(argv: list[str]) -> str:
+    for i, arg in enumerate(argv):
+        if arg == "--network" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--network="):
+            return arg.split("=", 1)[1]
+    return ""
+
+
+_fork_problem = fork_upstream_problem(_network_argument(sys.argv))
+if _fork_problem:  # before Ape connects: it would fail on the unexpanded URI with a less helpful message
+    print(f"error: {_fork_problem}", file=sys.stderr)
+    sys.exit(2)
 
 
 def _scenario(ctx: click.Context, param: click.Parameter, value: str):
