@@ -4,7 +4,6 @@ up front (before any node starts), each problem named by its field path.
 Plain pytest; the cases are oct10.yaml with one thing changed (see test_scenario_files)."""
 
 import pytest
-
 from test_scenario_files import assert_reported, drop, load_mutated, problems_of, put
 
 ALT_ADDRESS = "0x" + "a1" * 20

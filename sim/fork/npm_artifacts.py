@@ -13,7 +13,6 @@ The bytecode is only deployed and tested against: none of the packages' sources 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -22,32 +21,8 @@ from typing import Any, Mapping
 
 from sim.chain.abi import Codec, constructor_types
 from sim.protocol.artifacts import Artifact
+from sim.protocol.npm_contracts import AAVE, AAVE_ARTIFACTS, NODE_MODULES, UNISWAP, read_artifact
 
-NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
-
-# name -> path under node_modules of a waffle build file (Uniswap's format)
-UNISWAP = {
-    "UniswapV2Factory": "@uniswap/v2-core/build/UniswapV2Factory.json",
-    "UniswapV2Pair": "@uniswap/v2-core/build/UniswapV2Pair.json",
-    "UniswapV2Router02": "@uniswap/v2-periphery/build/UniswapV2Router02.json",
-    "WETH9": "@uniswap/v2-periphery/build/WETH9.json",
-}
-
-AAVE_ARTIFACTS = "@aave/core-v3/artifacts/contracts"
-# name -> Hardhat artifact under AAVE_ARTIFACTS (without ".json")
-AAVE = {
-    "AavePool": "protocol/pool/Pool.sol/Pool",
-    "PoolAddressesProvider": "protocol/configuration/PoolAddressesProvider.sol/PoolAddressesProvider",
-    "ACLManager": "protocol/configuration/ACLManager.sol/ACLManager",
-    "PoolConfigurator": "protocol/pool/PoolConfigurator.sol/PoolConfigurator",
-    "AaveOracle": "misc/AaveOracle.sol/AaveOracle",
-    "AaveProtocolDataProvider": "misc/AaveProtocolDataProvider.sol/AaveProtocolDataProvider",
-    "AToken": "protocol/tokenization/AToken.sol/AToken",
-    "VariableDebtToken": "protocol/tokenization/VariableDebtToken.sol/VariableDebtToken",
-    "StableDebtToken": "protocol/tokenization/StableDebtToken.sol/StableDebtToken",
-    "DefaultReserveInterestRateStrategy":
-        "protocol/pool/DefaultReserveInterestRateStrategy.sol/DefaultReserveInterestRateStrategy",
-}
 # The external libraries, in an order that deploys each after those it links (FlashLoanLogic
 # calls BorrowLogic). The Pool links the first seven, the PoolConfigurator ConfiguratorLogic.
 AAVE_LIBRARIES = (
@@ -60,7 +35,7 @@ AAVE_LIBRARIES = (
     "SupplyLogic",
     "ConfiguratorLogic",
 )
-AAVE.update({name: f"protocol/libraries/logic/{name}.sol/{name}" for name in AAVE_LIBRARIES})
+AAVE_DEPLOYED = {**AAVE, **{name: f"protocol/libraries/logic/{name}.sol/{name}" for name in AAVE_LIBRARIES}}
 AAVE_ERRORS_SOURCE = "@aave/core-v3/contracts/protocol/libraries/helpers/Errors.sol"
 
 PLACEHOLDER_LENGTH = 20  # bytes: an address
@@ -137,21 +112,15 @@ def _artifact(name: str, abi: list[dict[str, Any]], bytecode: str, links: tuple[
     return NpmArtifact(name, Codec(name, abi), code, constructor_types(abi), links)
 
 
-def _read(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run tools/setup.sh (npm install) first")
-    return json.loads(path.read_text())
-
-
 def load_uniswap(name: str, node_modules: Path = NODE_MODULES) -> NpmArtifact:
     """One contract from Uniswap's waffle build files (``abi``, ``bytecode``)."""
-    data = _read(node_modules / UNISWAP[name])
+    data = read_artifact(node_modules / UNISWAP[name])
     return _artifact(name, data["abi"], data["bytecode"], ())
 
 
 def load_hardhat(name: str, path: Path) -> NpmArtifact:
     """One contract from a Hardhat artifact, with its ``linkReferences``."""
-    data = _read(path)
+    data = read_artifact(path)
     links = []
     for source, by_name in data.get("linkReferences", {}).items():
         for library, refs in by_name.items():
@@ -171,7 +140,7 @@ def load_npm_artifacts(node_modules: Path = NODE_MODULES) -> dict[str, NpmArtifa
 @lru_cache(maxsize=4)
 def _load(node_modules: Path) -> tuple[tuple[str, NpmArtifact], ...]:
     found = [(name, load_uniswap(name, node_modules)) for name in UNISWAP]
-    found += [(name, load_hardhat(name, node_modules / AAVE_ARTIFACTS / f"{path}.json")) for name, path in AAVE.items()]
+    found += [(name, load_hardhat(name, node_modules / AAVE_ARTIFACTS / f"{path}.json")) for name, path in AAVE_DEPLOYED.items()]
     return tuple(found)
 
 

@@ -243,6 +243,6 @@ def insurance_units(scenario: Scenario, protocol: Protocol) -> int:
 
 
 def lending_configuration_calls(scenario: Scenario, protocol: Protocol) -> list[Call]:
-    """The lending part of :func:`configuration_calls`: listReserve and every lending parameter
+    """The lending part of :func:`configuration_orders`: listReserve and every lending parameter
     (for a LendingPool deployed without the rest, e.g. beside Aave on an upstream chain)."""
     return _lending_calls(scenario, protocol)

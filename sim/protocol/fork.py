@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from eth_utils import to_checksum_address
+
 from sim.chain import Backend, RpcError
 from sim.chain.abi import Codec
 from sim.protocol.calls import AaveReserve, AaveV3Info
@@ -150,8 +152,9 @@ def _resolve_aave(reader: _Reader, s: Scenario) -> AaveV3Info | None:
         listed = _aave_reserve(reader, s, i, pool)
         if listed is not None:
             reserves[reserve.asset] = listed
-    return AaveV3Info(pool=pool, addresses_provider=provider, oracle=oracle[0], acl_manager=acl_manager[0],
-                      acl_admin=acl_admin[0], reserves=reserves)
+    return AaveV3Info(pool=to_checksum_address(pool), addresses_provider=to_checksum_address(provider),
+                      oracle=to_checksum_address(oracle[0]), acl_manager=to_checksum_address(acl_manager[0]),
+                      acl_admin=to_checksum_address(acl_admin[0]), reserves=reserves)
 
 
 def _aave_reserve(reader: _Reader, s: Scenario, i: int, pool: str) -> AaveReserve | None:
@@ -175,7 +178,8 @@ def _aave_reserve(reader: _Reader, s: Scenario, i: int, pool: str) -> AaveReserv
         if config[name] != value:
             reader.problems.append((f"{path}.{name}", f"the Aave reserve of {reserve.asset} has {config[name]} on chain, "
                                     f"the scenario says {value}"))
-    return AaveReserve(a_token=data[0].aTokenAddress, variable_debt_token=data[0].variableDebtTokenAddress)
+    return AaveReserve(a_token=to_checksum_address(data[0].aTokenAddress),
+                       variable_debt_token=to_checksum_address(data[0].variableDebtTokenAddress))
 
 
 def aave_oracle_orders(protocol: Any, sources: dict[str, str]) -> list[tuple[str, Sequence[Any]]]:

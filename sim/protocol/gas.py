@@ -45,14 +45,15 @@ GAS_LIMITS: Final[dict[tuple[str, str], int]] = {
     ("PerpExchange", "setFundingParams"): 135_000,  # 80,558 (set-up)
     ("PerpExchange", "setMarkParams"): 60_000,  # 33,481 (set-up)
     ("PerpExchange", "setLiquidationParams"): 150_000,  # 85,166 (set-up)
-    # The real protocols of fork experiments (make fork-demo; Aave v3.0.2 and Uniswap V2 bytecode)
-    ("AavePool", "supply"): 400_000,  # FORK_SUPPLY
-    ("AavePool", "borrow"): 600_000,  # FORK_BORROW
-    ("AavePool", "repay"): 400_000,  # FORK_REPAY
-    ("AavePool", "liquidationCall"): 800_000,  # FORK_LIQ
-    ("UniswapV2Router02", "swapExactTokensForTokens"): 250_000,  # FORK_SWAP
-    ("UniswapV2Router02", "addLiquidity"): 400_000,  # FORK_ADD
-    ("UniswapV2Router02", "removeLiquidity"): 300_000,  # FORK_REMOVE
+    # The real protocols of fork experiments (Aave v3.0.2 and Uniswap V2 bytecode): measured on
+    # scenarios/fork-demo.yaml forked from its upstream (`--network ethereum:mainnet-fork:foundry`)
+    ("AavePool", "supply"): 360_000,  # 208,209
+    ("AavePool", "borrow"): 450_000,  # 265,566
+    ("AavePool", "repay"): 270_000,  # 153,774
+    ("AavePool", "liquidationCall"): 640_000,  # 377,193
+    ("UniswapV2Router02", "swapExactTokensForTokens"): 200_000,  # 115,759
+    ("UniswapV2Router02", "addLiquidity"): 280_000,  # 162,472
+    ("UniswapV2Router02", "removeLiquidity"): 300_000,  # not sent in the demo: a transfer, a burn, two transfers
     ("MockAggregator", "setAnswer"): 130_000,  # 75,237
     ("PoolTwapAggregator", "update"): 170_000,  # 98,961
 }

@@ -16,37 +16,49 @@ from typing import Any
 from sim.chain.abi import Codec
 
 NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
-_AAVE = "@aave/core-v3/artifacts/contracts"
 
-NPM_CONTRACTS: dict[str, str] = {
-    # name in Protocol.codecs: artifact path under node_modules
+# name -> path under node_modules of a waffle build file (Uniswap's format: abi, bytecode)
+UNISWAP = {
     "UniswapV2Factory": "@uniswap/v2-core/build/UniswapV2Factory.json",
     "UniswapV2Pair": "@uniswap/v2-core/build/UniswapV2Pair.json",
     "UniswapV2Router02": "@uniswap/v2-periphery/build/UniswapV2Router02.json",
     "WETH9": "@uniswap/v2-periphery/build/WETH9.json",
-    "AavePool": f"{_AAVE}/protocol/pool/Pool.sol/Pool.json",
-    "PoolAddressesProvider": f"{_AAVE}/protocol/configuration/PoolAddressesProvider.sol/PoolAddressesProvider.json",
-    "ACLManager": f"{_AAVE}/protocol/configuration/ACLManager.sol/ACLManager.json",
-    "PoolConfigurator": f"{_AAVE}/protocol/pool/PoolConfigurator.sol/PoolConfigurator.json",
-    "AaveOracle": f"{_AAVE}/misc/AaveOracle.sol/AaveOracle.json",
-    "AaveProtocolDataProvider": f"{_AAVE}/misc/AaveProtocolDataProvider.sol/AaveProtocolDataProvider.json",
-    "AToken": f"{_AAVE}/protocol/tokenization/AToken.sol/AToken.json",
-    "VariableDebtToken": f"{_AAVE}/protocol/tokenization/VariableDebtToken.sol/VariableDebtToken.json",
-    "StableDebtToken": f"{_AAVE}/protocol/tokenization/StableDebtToken.sol/StableDebtToken.json",
-    "DefaultReserveInterestRateStrategy": f"{_AAVE}/protocol/pool/DefaultReserveInterestRateStrategy.sol/DefaultReserveInterestRateStrategy.json",
 }
+
+AAVE_ARTIFACTS = "@aave/core-v3/artifacts/contracts"
+# name -> Hardhat artifact under AAVE_ARTIFACTS, without ".json" (abi, bytecode, linkReferences)
+AAVE = {
+    "AavePool": "protocol/pool/Pool.sol/Pool",
+    "PoolAddressesProvider": "protocol/configuration/PoolAddressesProvider.sol/PoolAddressesProvider",
+    "ACLManager": "protocol/configuration/ACLManager.sol/ACLManager",
+    "PoolConfigurator": "protocol/pool/PoolConfigurator.sol/PoolConfigurator",
+    "AaveOracle": "misc/AaveOracle.sol/AaveOracle",
+    "AaveProtocolDataProvider": "misc/AaveProtocolDataProvider.sol/AaveProtocolDataProvider",
+    "AToken": "protocol/tokenization/AToken.sol/AToken",
+    "VariableDebtToken": "protocol/tokenization/VariableDebtToken.sol/VariableDebtToken",
+    "StableDebtToken": "protocol/tokenization/StableDebtToken.sol/StableDebtToken",
+    "DefaultReserveInterestRateStrategy":
+        "protocol/pool/DefaultReserveInterestRateStrategy.sol/DefaultReserveInterestRateStrategy",
+}
+
+NPM_CONTRACTS: dict[str, str] = {**UNISWAP, **{name: f"{AAVE_ARTIFACTS}/{path}.json" for name, path in AAVE.items()}}
+"""Every npm contract a run may call, by its name in ``Protocol.codecs``: path under node_modules."""
 
 
 class NpmArtifactMissing(FileNotFoundError):
     """An npm package the fork experiments need is not installed (run ``make setup``)."""
 
 
-def npm_artifact(name: str) -> dict[str, Any]:
-    """The artifact JSON of ``name`` (a key of ``NPM_CONTRACTS``)."""
-    path = NODE_MODULES / NPM_CONTRACTS[name]
+def read_artifact(path: Path) -> dict[str, Any]:
+    """An npm artifact's JSON; :class:`NpmArtifactMissing` when its package is not installed."""
     if not path.is_file():
         raise NpmArtifactMissing(f"{path} is missing: run `make setup` (it installs the npm packages in package.json)")
     return json.loads(path.read_text())
+
+
+def npm_artifact(name: str) -> dict[str, Any]:
+    """The artifact JSON of ``name`` (a key of ``NPM_CONTRACTS``)."""
+    return read_artifact(NODE_MODULES / NPM_CONTRACTS[name])
 
 
 @lru_cache(maxsize=None)

@@ -19,7 +19,6 @@ from pydantic import Field, model_validator
 
 from sim.scenario.base import (  # noqa: F401 - the bounds and the error belong to the schema's vocabulary
     MAX_AGENTS,
-    Address,
     MAX_BETA,
     MAX_BLOCKS,
     MAX_DECIMALS,
@@ -29,6 +28,7 @@ from sim.scenario.base import (  # noqa: F401 - the bounds and the error belong 
     MAX_VOLATILITY_DAILY,
     MIN_CRASHED_PRICE_USD,
     MIN_PRICE_USD,
+    Address,
     Bps,
     Fraction,
     OptionalUsdAmount,
