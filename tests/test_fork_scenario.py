@@ -62,3 +62,14 @@ MALFORMED = [
 @pytest.mark.parametrize("mutations, path, fragment", MALFORMED)
 def test_bad_fork_fields_are_named(tmp_path, mutations, path, fragment):
     assert_reported(problems_of(tmp_path, *mutations), path, fragment)
+
+
+def test_the_mainnet_example_is_a_valid_scenario():
+    """scenarios/examples/mainnet-fork.yaml cannot run here (no mainnet RPC); it must at least load."""
+    from pathlib import Path
+
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "examples" / "mainnet-fork.yaml")
+    assert scenario.lending.kind == "aave_v3" and scenario.lending.rules == "v3.3"
+    assert scenario.pool_of("WETH").kind == "uniswap_v2"
