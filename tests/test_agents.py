@@ -311,8 +311,17 @@ class TestLiquidator:
         positions = {USER_A: loan(100_000), USER_B: loan(90_000), USER_C: loan(80_000)}
         calls = liq.liquidate_loans(make_context(protocol, self._view(protocol, health, positions)))
         cover = {c.args[2]: c.args[3] for c in calls}
-        # as the contract: all of it when HF < 0.95, the close factor at exactly 0.95
-        assert cover == {USER_A: 100_000 * USDC, USER_B: 45_000 * USDC, USER_C: 80_000 * USDC}
+        # as Aave (and the contract): all of it at or below 0.95, the close factor only above it
+        assert cover == {USER_A: 100_000 * USDC, USER_B: 90_000 * USDC, USER_C: 80_000 * USDC}
+        above = {USER_B: 95 * WAD // 100 + 1}
+        (call,) = liq.liquidate_loans(make_context(protocol, self._view(protocol, above, positions)))
+        assert call.args[3] == 45_000 * USDC
+
+    def test_receive_a_token_is_passed_on(self, protocol):
+        liq = make_liquidator(receive_a_token=True)
+        view = self._view(protocol, {USER_A: 90 * WAD // 100}, {USER_A: loan(1_000)})
+        (call,) = liq.liquidate_loans(make_context(protocol, view))
+        assert call.args == (TOKEN_ADDR["ALT"], TOKEN_ADDR["USDC"], USER_A, 1_000 * USDC, True)
 
     def test_stablecoin_budget_caps_the_covers_across_accounts(self, protocol):
         liq = make_liquidator()
@@ -325,6 +334,46 @@ class TestLiquidator:
         assert [(c.args[2], c.args[3]) for c in calls] == [(USER_B, 150_000 * USDC), (USER_C, 50_000 * USDC)]
         empty = self._view(protocol, health, positions, budget=0)
         assert liq.liquidate_loans(make_context(protocol, empty)) == []
+
+    # ---- Aave v3.3 rules: close factor by position size, and no dust left behind.
+    # ALT at $2 (the snapshot's external price), USDC at $1, bonus 10%.
+
+    def _v33(self, **kw):
+        return make_liquidator(rules="v3.3", liquidation_bonus_bps={"ALT": 11_000}, **kw)
+
+    def test_v33_half_only_when_collateral_and_debt_are_both_2000_usd(self, protocol):
+        liq = self._v33()
+        hf = 98 * WAD // 100
+        positions = {
+            USER_A: loan(2_000, collateral_alt=1_000 * ALT),  # $2,000 of each: 50%
+            USER_B: loan(2_000, collateral_alt=1_000 * ALT - 1),  # collateral one wei under $2,000: 100%
+            USER_C: loan(1_999, collateral_alt=10_000 * ALT),  # debt under $2,000: 100%
+        }
+        calls = liq.liquidate_loans(make_context(protocol, self._view(protocol, dict.fromkeys(positions, hf), positions)))
+        assert {c.args[2]: c.args[3] for c in calls} == {USER_A: 1_000 * USDC, USER_B: 2_000 * USDC, USER_C: 1_999 * USDC}
+
+    def test_v33_a_budget_short_of_the_debt_leaves_exactly_the_minimum_debt(self, protocol):
+        # HF 0.9: all of the $1,500 may go, the budget holds $1,200, which would leave $300 of debt:
+        # the call instead leaves $1,000 (plus a unit: the contract values leftovers rounding down)
+        liq = self._v33()
+        view = self._view(protocol, {USER_A: 90 * WAD // 100}, {USER_A: loan(1_500)}, budget=1_200 * USDC)
+        (call,) = liq.liquidate_loans(make_context(protocol, view))
+        assert call.args[3] == 1_500 * USDC - (1_000 * USDC + 1)
+
+    def test_v33_collateral_dust_makes_it_take_everything_or_nothing(self, protocol):
+        # $2,100 of debt against $2,200 of ALT at HF 0.98: half the debt seizes $1,155 (10% bonus)
+        # and leaves $1,045 of collateral: allowed. Against $2,100 of ALT it would leave $945: the
+        # call repays all the debt (the collateral then runs out first: no dust rule), if it can.
+        liq = self._v33()
+        hf = 98 * WAD // 100
+        ok = {USER_A: loan(2_100, collateral_alt=1_100 * ALT)}
+        (call,) = liq.liquidate_loans(make_context(protocol, self._view(protocol, {USER_A: hf}, ok)))
+        assert call.args[3] == 1_050 * USDC
+        dusty = {USER_A: loan(2_100, collateral_alt=1_050 * ALT)}
+        (call,) = liq.liquidate_loans(make_context(protocol, self._view(protocol, {USER_A: hf}, dusty)))
+        assert call.args[3] == 2_100 * USDC
+        short = self._view(protocol, {USER_A: hf}, dusty, budget=2_000 * USDC)
+        assert liq.liquidate_loans(make_context(protocol, short)) == []
 
     def test_seizes_the_collateral_worth_most_at_lending_prices(self):
         protocol = make_protocol(("ALT", "BTC"))

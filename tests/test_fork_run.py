@@ -9,7 +9,6 @@ written, and a wrong one is refused naming its field."""
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -164,3 +163,21 @@ def test_a_wrong_address_stops_the_run_before_it_writes_anything(upstream, tmp_p
     assert done.returncode == 1, done.stderr[-3000:]
     assert f"lending.pool: no contract at {NOBODY}" in done.stderr
     assert not out.exists()
+
+
+def test_make_fork_demo_writes_the_differential_the_upstream_and_the_run(tmp_path):
+    """What ``make fork-demo`` runs, end to end in a process of its own, into a fresh --out."""
+    out = tmp_path / "fork-demo"
+    command = [str(ROOT / ".venv" / "bin" / "python"), "-m", "sim.tools.fork_demo", "--out", str(out), "--no-progress"]
+    env = {k: v for k, v in os.environ.items() if k != FORK_UPSTREAM_ENV}  # the demo sets its own
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    differential = pd.read_csv(out / "differential.csv")
+    assert list(differential.columns) == ["case", "quantity", "builtin", "aave_v3", "equal", "note"]
+    assert (differential.equal | differential.note.fillna("").str.len().gt(0)).all()
+    manifest = json.loads((out / "upstream.json").read_text())
+    assert manifest["aave_v3"]["pool"] == SCENARIO.lending.pool
+    events = pd.read_parquet(out / "events.parquet")
+    assert (events.kind == "lending_liquidation").any()
+    assert (out / "report.html").is_file()
+    assert not list(tmp_path.glob(".fork-demo.partial-*"))  # the staging directory is gone

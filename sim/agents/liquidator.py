@@ -85,6 +85,7 @@ class Liquidator(StablecoinTrader):
     close_factor_bps: int = DEFAULT_CLOSE_FACTOR_BPS  # the pool's own defaults until the scenario sets them
     full_liquidation_hf_wad: int = DEFAULT_FULL_LIQUIDATION_HF_WAD
     rules: str = "v3.0"  # the lending venue's liquidation rules: "v3.0" or "v3.3"
+    receive_a_token: bool = False  # take seized collateral as a supply claim instead of tokens
     liquidation_bonus_bps: dict[str, int] = field(default_factory=dict)  # per collateral asset
     kind: str = field(default=AgentKind.LIQUIDATOR, init=False)
 
@@ -134,7 +135,7 @@ class Liquidator(StablecoinTrader):
             cover = self.debt_to_cover(ctx, user, collateral, debt, budget)
             if cover == 0:
                 continue
-            calls.append(p.liquidation_call(collateral, stable, user, cover))
+            calls.append(p.liquidation_call(collateral, stable, user, cover, self.receive_a_token))
             budget -= cover
         return calls
 

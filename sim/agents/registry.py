@@ -98,6 +98,7 @@ def _liquidator(p: Population, pop: Any, label: str, index: int) -> Agent:
         close_factor_bps=lending.close_factor_bps,
         full_liquidation_hf_wad=to_wad(lending.full_liquidation_health_factor, "floor"),
         rules=lending.rules,
+        receive_a_token=pop.receive_a_token,
         liquidation_bonus_bps={r.asset: r.liquidation_bonus_bps for r in lending.reserves},
     )
 

@@ -295,9 +295,11 @@ class MarketMakers(_Population):
 
 
 class Liquidators(_Population):
-    """Find unhealthy lending accounts and perp positions; sell seized collateral at once."""
+    """Find unhealthy lending accounts and perp positions; sell seized collateral at once (or, with
+    ``receive_a_token``, keep it supplied in the lending venue: nothing to sell, no idle cash needed)."""
 
     max_slippage: Fraction = 0.05
+    receive_a_token: bool = False
 
 
 class Arbitrageurs(_Population):
