@@ -130,7 +130,7 @@ class Protocol:
     def repay(self, asset: str, amount: int, on_behalf: str) -> Call:
         return self.call("LendingPool", self.lending, "repay", self.tokens[asset].address, amount, on_behalf)
 
-    def liquidation_call(self, collateral: str, debt: str, user: str, debt_to_cover: int) -> Call:
+    def liquidation_call(self, collateral: str, debt: str, user: str, debt_to_cover: int, receive_a_token: bool = False) -> Call:
         return self.call(
             "LendingPool",
             self.lending,
@@ -139,6 +139,7 @@ class Protocol:
             self.tokens[debt].address,
             user,
             debt_to_cover,
+            receive_a_token,
         )
 
     # ------------------------------------------------------------------ perps
