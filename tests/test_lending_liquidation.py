@@ -1,5 +1,7 @@
-"""Liquidations to the wei: the 50% regime, the 100% regime and the deficit case, for 18-decimal
-collateral against a 6-decimal stablecoin and the reverse; health-factor borders at named prices."""
+"""Liquidations to the wei under the default (Aave v3.0) rules: the 50% regime, the 100% regime
+and the deficit case, for 18-decimal collateral against a 6-decimal stablecoin and the reverse;
+health-factor borders at named prices; the protocol fee credited to the treasury as a supply claim.
+The v3.3 rules and receiveAToken: test_lending_v33_rules.py."""
 
 import ape
 import pytest
@@ -45,18 +47,23 @@ def test_liquidation_amounts(make_lending, supply, fund, roles, deployer, collat
     user_debt = BORROWED_TOKENS * 10**debt_decimals
     hf = health_factor([(user_collateral, price, collateral_decimals, M.COLLATERAL_LT_BPS)], [(user_debt, USD, debt_decimals)])
     assert pool.getUserAccountData(borrower)[5] == hf
-    close_factor = BPS if hf < 95 * WAD // 100 else 5_000
+    close_factor = BPS if hf <= 95 * WAD // 100 else 5_000  # Aave v3.0.2: HF > 0.95 ? 50% : 100%
     assert close_factor == expected_close_factor_bps
     seized, repaid, fee = liquidation(
         user_debt * close_factor // BPS, user_collateral, USD, debt_decimals, price, collateral_decimals, M.COLLATERAL_BONUS_BPS, PROTOCOL_FEE_BPS
     )
 
     fund(market.debt, liquidator, user_debt, spender=pool)
-    receipt = pool.liquidationCall(market.collateral, market.debt, borrower, MAX_UINT256, sender=liquidator)
+    receipt = pool.liquidationCall(market.collateral, market.debt, borrower, MAX_UINT256, False, sender=liquidator)
 
     assert market.debt.balanceOf(liquidator) == user_debt - repaid
     assert market.collateral.balanceOf(liquidator) == seized - fee
-    assert market.collateral.balanceOf(deployer) == fee  # the deployer is the treasury
+    # The deployer is the treasury: its fee is a supply claim in the collateral reserve, not tokens.
+    assert fee > 0 and market.collateral.balanceOf(deployer) == 0
+    assert pool.getUserReserve(deployer, market.collateral) == (fee, 0)
+    (fee_event,) = receipt.decode_logs(pool.LiquidationProtocolFeePaid)
+    assert (fee_event.collateralAsset, fee_event.user, fee_event.amount) == (market.collateral.address, borrower.address, fee)
+    assert pool.getReserveData(market.collateral).cash == user_collateral - (seized - fee)
     (event,) = receipt.decode_logs(pool.LiquidationCall)
     assert (event.collateralAsset, event.debtAsset, event.user) == (market.collateral.address, market.debt.address, borrower.address)
     assert (event.debtToCover, event.liquidatedCollateralAmount, event.liquidator, event.receiveAToken) == (repaid, seized - fee, liquidator.address, False)
@@ -82,7 +89,7 @@ def test_partial_debt_to_cover_is_respected(make_lending, supply, fund, roles, d
     cover = 1_234 * 10**debt_decimals + 5
     seized, repaid, fee = liquidation(cover, COLLATERAL_TOKENS * 10**collateral_decimals, USD, debt_decimals, PRICE_50_PCT_REGIME, collateral_decimals, M.COLLATERAL_BONUS_BPS, 0)
     fund(market.debt, roles["liquidator"], cover, spender=market.pool)
-    market.pool.liquidationCall(market.collateral, market.debt, roles["borrower"], cover, sender=roles["liquidator"])
+    market.pool.liquidationCall(market.collateral, market.debt, roles["borrower"], cover, False, sender=roles["liquidator"])
     assert market.debt.balanceOf(roles["liquidator"]) == 0  # exactly `cover` was pulled
     assert market.pool.getUserReserve(roles["borrower"], market.debt) == (0, BORROWED_TOKENS * 10**debt_decimals - cover)
     assert market.collateral.balanceOf(roles["liquidator"]) == seized
@@ -93,7 +100,8 @@ def test_partial_debt_to_cover_is_respected(make_lending, supply, fund, roles, d
 BORDER_BORROW = 8_000
 PRICE_HF_EXACTLY_ONE = 100_000_000  # $1.00000000
 PRICE_HF_ONE_UNIT_BELOW = PRICE_HF_EXACTLY_ONE - 1
-PRICE_HF_EXACTLY_FULL_LIQUIDATION = 95_000_000  # HF = 0.95 exactly: still the 50% regime
+PRICE_HF_EXACTLY_FULL_LIQUIDATION = 95_000_000  # HF = 0.95 exactly: already the 100% regime (Aave)
+PRICE_HF_ABOVE_FULL_LIQUIDATION = PRICE_HF_EXACTLY_FULL_LIQUIDATION + 1
 PRICE_HF_BELOW_FULL_LIQUIDATION = PRICE_HF_EXACTLY_FULL_LIQUIDATION - 1
 
 
@@ -106,25 +114,28 @@ def test_health_factor_border(make_lending, supply, fund, roles, deployer, colla
     market.collateral_feed.setAnswer(PRICE_HF_EXACTLY_ONE, sender=deployer)
     assert pool.getUserAccountData(borrower)[5] == WAD
     with ape.reverts(pool.HealthFactorNotBelowThreshold, healthFactorWad=WAD):
-        pool.liquidationCall(market.collateral, market.debt, borrower, MAX_UINT256, sender=liquidator)
+        pool.liquidationCall(market.collateral, market.debt, borrower, MAX_UINT256, False, sender=liquidator)
 
     market.collateral_feed.setAnswer(PRICE_HF_ONE_UNIT_BELOW, sender=deployer)
     assert pool.getUserAccountData(borrower)[5] == WAD - WAD // 10**8
-    pool.liquidationCall(market.collateral, market.debt, borrower, MAX_UINT256, sender=liquidator)
+    pool.liquidationCall(market.collateral, market.debt, borrower, MAX_UINT256, False, sender=liquidator)
     assert market.debt.balanceOf(liquidator) == BORDER_BORROW * 10**debt_decimals // 2  # 50% regime
 
 
 @pytest.mark.parametrize(
     "price,expected_repaid_share_bps",
-    [(PRICE_HF_EXACTLY_FULL_LIQUIDATION, 5_000), (PRICE_HF_BELOW_FULL_LIQUIDATION, 10_000)],
-    ids=["hf-exactly-0.95", "hf-one-unit-below-0.95"],
+    [(PRICE_HF_ABOVE_FULL_LIQUIDATION, 5_000), (PRICE_HF_EXACTLY_FULL_LIQUIDATION, 10_000), (PRICE_HF_BELOW_FULL_LIQUIDATION, 10_000)],
+    ids=["hf-one-unit-above-0.95", "hf-exactly-0.95", "hf-one-unit-below-0.95"],
 )
 def test_full_liquidation_border(make_lending, supply, fund, roles, deployer, price, expected_repaid_share_bps):
     market = open_position(make_lending, supply, roles, 18, 6, BORDER_BORROW)
     debt = BORDER_BORROW * 10**6
     market.collateral_feed.setAnswer(price, sender=deployer)
+    hf = health_factor([(COLLATERAL_TOKENS * 10**18, price, 18, M.COLLATERAL_LT_BPS)], [(debt, USD, 6)])
+    assert market.pool.getUserAccountData(roles["borrower"])[5] == hf
+    assert (hf == 95 * WAD // 100) == (price == PRICE_HF_EXACTLY_FULL_LIQUIDATION)
     fund(market.debt, roles["liquidator"], debt, spender=market.pool)
-    market.pool.liquidationCall(market.collateral, market.debt, roles["borrower"], MAX_UINT256, sender=roles["liquidator"])
+    market.pool.liquidationCall(market.collateral, market.debt, roles["borrower"], MAX_UINT256, False, sender=roles["liquidator"])
     assert debt - market.debt.balanceOf(roles["liquidator"]) == debt * expected_repaid_share_bps // BPS
 
 
@@ -134,7 +145,7 @@ def test_close_factor_is_configurable(make_lending, supply, fund, roles, deploye
     market.collateral_feed.setAnswer(PRICE_100_PCT_REGIME, sender=deployer)
     debt = BORROWED_TOKENS * 10**6
     fund(market.debt, roles["liquidator"], debt, spender=market.pool)
-    market.pool.liquidationCall(market.collateral, market.debt, roles["borrower"], MAX_UINT256, sender=roles["liquidator"])
+    market.pool.liquidationCall(market.collateral, market.debt, roles["borrower"], MAX_UINT256, False, sender=roles["liquidator"])
     assert debt - market.debt.balanceOf(roles["liquidator"]) == debt * 2_500 // BPS
 
 
@@ -144,12 +155,12 @@ def test_liquidation_errors(make_lending, supply, fund, roles, deployer, strange
     market.collateral_feed.setAnswer(PRICE_50_PCT_REGIME, sender=deployer)
     fund(market.debt, liquidator, 10**12, spender=pool)
     with ape.reverts(pool.ZeroAmount):
-        pool.liquidationCall(market.collateral, market.debt, borrower, 0, sender=liquidator)
+        pool.liquidationCall(market.collateral, market.debt, borrower, 0, False, sender=liquidator)
     with ape.reverts(pool.NoCollateralToSeize, user=borrower.address, asset=market.debt.address):
-        pool.liquidationCall(market.debt, market.debt, borrower, MAX_UINT256, sender=liquidator)
+        pool.liquidationCall(market.debt, market.debt, borrower, MAX_UINT256, False, sender=liquidator)
     with ape.reverts(pool.NoDebt, user=borrower.address, asset=market.collateral.address):
-        pool.liquidationCall(market.collateral, market.collateral, borrower, MAX_UINT256, sender=liquidator)
+        pool.liquidationCall(market.collateral, market.collateral, borrower, MAX_UINT256, False, sender=liquidator)
     with ape.reverts(pool.HealthFactorNotBelowThreshold, healthFactorWad=MAX_UINT256):
-        pool.liquidationCall(market.collateral, market.debt, stranger, MAX_UINT256, sender=liquidator)
+        pool.liquidationCall(market.collateral, market.debt, stranger, MAX_UINT256, False, sender=liquidator)
     with ape.reverts(pool.ReserveNotListed, asset=stranger.address):
-        pool.liquidationCall(stranger, market.debt, borrower, MAX_UINT256, sender=liquidator)
+        pool.liquidationCall(stranger, market.debt, borrower, MAX_UINT256, False, sender=liquidator)

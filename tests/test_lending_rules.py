@@ -98,7 +98,7 @@ def test_pause_stops_every_user_action(market, borrower_with_collateral, deploye
         lambda: pool.withdraw(market.collateral, 1, whale, sender=whale),
         lambda: pool.borrow(market.debt, 1, sender=whale),
         lambda: pool.repay(market.debt, 1, whale, sender=whale),
-        lambda: pool.liquidationCall(market.collateral, market.debt, whale, 1, sender=whale),
+        lambda: pool.liquidationCall(market.collateral, market.debt, whale, 1, False, sender=whale),
     ):
         with ape.reverts(pool.Paused):
             action()
@@ -206,6 +206,7 @@ def test_owner_functions_refuse_strangers(market, stranger):
     calls = [
         lambda: pool.listReserve(market.debt, market.debt_feed, 0, 0, 10_000, True, sender=stranger),
         lambda: pool.setCloseFactor(5_000, WAD, sender=stranger),
+        lambda: pool.setLiquidationRules(1, sender=stranger),
         lambda: pool.setLiquidationProtocolFee(market.debt, 0, sender=stranger),
         lambda: pool.setTreasury(stranger, sender=stranger),
         lambda: pool.setInterestRateModel(market.debt, 0, 0, 0, 8_000, sender=stranger),
@@ -226,6 +227,10 @@ def test_configuration_is_stored_and_announced(market, deployer, stranger):
     pool.setCaps(market.debt, 7, 8, sender=deployer)
     pool.setTreasury(stranger, sender=deployer)
     pool.setCloseFactor(4_000, 9 * WAD // 10, sender=deployer)
+    assert pool.liquidationRules() == 0  # V3_0 by default
+    receipt = pool.setLiquidationRules(1, sender=deployer)  # V3_3
+    assert receipt.decode_logs(pool.LiquidationRulesSet)[0].rules == 1
+    assert pool.liquidationRules() == 1
     config = pool.getReserveConfig(market.collateral)
     assert (config.ltvBps, config.liquidationThresholdBps, config.liquidationBonusBps) == (M.COLLATERAL_LTV_BPS, M.COLLATERAL_LT_BPS, M.COLLATERAL_BONUS_BPS)
     assert config.liquidationProtocolFeeBps == 1_500 and not config.borrowingEnabled

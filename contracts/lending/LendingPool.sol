@@ -9,7 +9,7 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {AggregatorV3Interface} from "../oracles/interfaces/AggregatorV3Interface.sol";
-import {ILendingPoolErrors, ILendingPoolEvents} from "./interfaces/ILendingPool.sol";
+import {ILendingPoolErrors, ILendingPoolEvents, LiquidationRules} from "./interfaces/ILendingPool.sol";
 import {InterestRateMath} from "./libraries/InterestRateMath.sol";
 import {LiquidationMath} from "./libraries/LiquidationMath.sol";
 
@@ -24,6 +24,8 @@ import {LiquidationMath} from "./libraries/LiquidationMath.sol";
 ///      and debts round up (scaled balances and USD values alike), withdrawals burn scaled
 ///      collateral rounded up, borrows mint scaled debt rounded up, repayments burn it rounded
 ///      down, and the health factor rounds down. Index growth itself rounds down, as Aave's.
+///      Supply claims are scaled balances (Aave's aTokens without the token): a liquidation's
+///      protocol fee, and with `receiveAToken` the liquidator's collateral, are credited as such.
 ///      WHO ABSORBS A LOSS: a liquidation that leaves an account with no collateral writes its
 ///      remaining debt off into each debt reserve's `deficit`. Suppliers' claims are not cut: the
 ///      deficit is the shortfall between what suppliers are owed and what the reserve holds or is
@@ -37,6 +39,12 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
     uint256 internal constant BASE_UNIT = 1e8; // USD with 8 decimals
     /// @notice Most reserves the pool lists (account data loops over them).
     uint256 public constant MAX_RESERVES = 32;
+    /// @notice v3.3 rules: a position whose collateral or debt in the liquidated pair is worth less
+    ///         than this (USD, 8 decimals: $2,000) may be liquidated in full at any HF below 1.
+    uint256 public constant MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD = LiquidationMath.MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD;
+    /// @notice v3.3 rules: the least value (USD, 8 decimals: $1,000) a partial liquidation may
+    ///         leave of the debt and of the collateral in the liquidated pair.
+    uint256 public constant MIN_LEFTOVER_BASE = LiquidationMath.MIN_LEFTOVER_BASE;
 
     struct ReserveConfig {
         bool listed;
@@ -88,25 +96,24 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
     }
 
     struct LiquidationVars {
-        uint256 userCollateral;
-        uint256 userDebt;
-        uint256 debtToLiquidate;
-        uint256 collateralSeized;
+        LiquidationMath.Position position;
+        uint256 collateralSeized; // native units, protocol fee included
         uint256 debtRepaid;
         uint256 protocolFee;
-        uint256 healthFactorWad;
     }
 
     /// @notice Receiver of liquidation protocol fees.
     address public treasury;
     /// @notice Share of a user's debt in one reserve that one liquidation may repay (bps).
     uint16 public closeFactorBps = 5_000;
-    /// @notice Below this health factor a liquidation may repay all of the debt (WAD).
+    /// @notice At or below this health factor a liquidation may repay all of the debt (WAD).
     uint256 public fullLiquidationHealthFactorWad = 0.95e18;
     /// @notice Oracle answers older than this many seconds are refused; 0 disables the check.
     uint256 public maxOracleAgeS;
     /// @notice While true, every user action reverts with `Paused()`.
     bool public paused;
+    /// @notice The liquidation rules in force; V3_0 until `setLiquidationRules`.
+    LiquidationRules public liquidationRules;
 
     address[] private _reservesList;
     mapping(address asset => ReserveConfig) private _configs;
@@ -158,8 +165,8 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
         emit ReserveListed(asset, oracle, ltvBps, liquidationThresholdBps, liquidationBonusBps, borrowingEnabled);
     }
 
-    /// @notice Sets the close factor (bps, in (0, 10000]) and the health factor (WAD, ≤ 1) under
-    ///         which a liquidation may repay the whole debt. Defaults: 5000 and 0.95e18.
+    /// @notice Sets the close factor (bps, in (0, 10000]) and the health factor (WAD, ≤ 1) at or
+    ///         under which a liquidation may repay the whole debt. Defaults: 5000 and 0.95e18.
     function setCloseFactor(uint16 closeFactorBps_, uint256 fullLiquidationHealthFactorWad_) external onlyOwner {
         if (closeFactorBps_ == 0 || closeFactorBps_ > BPS || fullLiquidationHealthFactorWad_ > WAD) {
             revert InvalidCloseFactor(closeFactorBps_, fullLiquidationHealthFactorWad_);
@@ -167,6 +174,13 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
         closeFactorBps = closeFactorBps_;
         fullLiquidationHealthFactorWad = fullLiquidationHealthFactorWad_;
         emit CloseFactorSet(closeFactorBps_, fullLiquidationHealthFactorWad_);
+    }
+
+    /// @notice Chooses the liquidation rules: Aave v3.0–3.2 (`V3_0`, the default) or Aave v3.3
+    ///         (`V3_3`: small positions liquidated in full, no dust left). See LiquidationMath.
+    function setLiquidationRules(LiquidationRules rules) external onlyOwner {
+        liquidationRules = rules;
+        emit LiquidationRulesSet(rules);
     }
 
     /// @notice Share (bps) of the liquidation bonus on `asset` collateral paid to the treasury.
@@ -331,71 +345,44 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
         emit Repay(asset, onBehalfOf, msg.sender, repaid);
     }
 
-    /// @notice Repays part of an unhealthy (HF < 1) account's `debtAsset` debt and takes its
-    ///         `collateralAsset` at a bonus.
-    /// @param debtToCover Most debt to repay; type(uint256).max = as much as the close factor allows.
-    /// @dev Per call at most closeFactor × the debt (all of it when HF < fullLiquidationHealthFactor).
-    ///      See LiquidationMath.seize for the amounts and their rounding. The liquidator pays the
-    ///      debt and receives the seized collateral minus the protocol fee, which goes to the
-    ///      treasury. If the account is left with no collateral and still owes, all its remaining
-    ///      debt is written off into the reserves' deficits (`DeficitCreated`).
-    function liquidationCall(address collateralAsset, address debtAsset, address user, uint256 debtToCover)
-        external
-        nonReentrant
-        whenNotPaused
-    {
-        ReserveConfig storage collateralConfig = _listedConfig(collateralAsset);
-        _listedConfig(debtAsset);
-        if (debtToCover == 0) revert ZeroAmount();
-        ReserveState storage collateralState = _accrue(collateralAsset);
-        ReserveState storage debtState = _accrue(debtAsset);
-
-        LiquidationVars memory vars;
-        vars.healthFactorWad = _accountData(user, _noQuotes()).healthFactorWad;
-        if (vars.healthFactorWad >= WAD) revert HealthFactorNotBelowThreshold(vars.healthFactorWad);
-        vars.userCollateral = _collateralBalance(user, collateralAsset, collateralState.liquidityIndexRay);
-        if (vars.userCollateral == 0 || collateralConfig.liquidationThresholdBps == 0) {
-            revert NoCollateralToSeize(user, collateralAsset);
-        }
-        vars.userDebt = _debtBalance(user, debtAsset, debtState.borrowIndexRay);
-        if (vars.userDebt == 0) revert NoDebt(user, debtAsset);
-
-        uint256 closeFactor = vars.healthFactorWad < fullLiquidationHealthFactorWad ? BPS : closeFactorBps;
-        vars.debtToLiquidate = Math.min(debtToCover, Math.mulDiv(vars.userDebt, closeFactor, BPS));
-        (vars.collateralSeized, vars.debtRepaid, vars.protocolFee) = LiquidationMath.seize(
-            vars.debtToLiquidate,
-            vars.userCollateral,
-            _liquidationPrices(collateralAsset, debtAsset),
-            collateralConfig.liquidationBonusBps,
-            collateralConfig.liquidationProtocolFeeBps
-        );
-
-        _burnDebt(user, debtAsset, debtState, vars.debtRepaid, vars.userDebt);
+    /// @notice Repays part or all of an unhealthy (HF < 1) account's `debtAsset` debt and takes its
+    ///         `collateralAsset` at a bonus. Aave v3's signature (and selector).
+    /// @param debtToCover Most debt to repay; type(uint256).max = as much as the rules allow.
+    /// @param receiveAToken True: the seized collateral (fee excluded) is credited to the caller as
+    ///        a supply claim in the collateral reserve; no token leaves the pool and no idle cash
+    ///        is needed. False: the tokens are sent, which needs that much idle cash.
+    /// @dev Amounts by LiquidationMath under `liquidationRules`: the close factor, the collateral
+    ///      seized and the protocol fee, and (v3.3) the dust rule. The fee is credited to the
+    ///      treasury as a supply claim either way. ROUNDING: the user's scaled collateral is burned
+    ///      rounded up, the liquidator's and the treasury's credits round down, so no claim is
+    ///      created; the wei of difference stays with the reserve's suppliers. (Aave moves aTokens
+    ///      with `rayDiv`, half-up, debiting what it credits: at most a scaled wei per amount apart.)
+    ///      A credited claim is collateral of its holder at once, as every supply here; Aave
+    ///      enables a liquidator's new aTokens as collateral only if it held none before.
+    ///      WHO ABSORBS A LOSS: if the account is left with no collateral and still owes, all its
+    ///      remaining debt is written off into the reserves' deficits (`DeficitCreated`), borne by
+    ///      those reserves' suppliers until covered.
+    function liquidationCall(
+        address collateralAsset,
+        address debtAsset,
+        address user,
+        uint256 debtToCover,
+        bool receiveAToken
+    ) external nonReentrant whenNotPaused {
+        LiquidationVars memory vars = _liquidationAmounts(collateralAsset, debtAsset, user, debtToCover);
+        ReserveState storage debtState = _states[debtAsset];
+        _burnDebt(user, debtAsset, debtState, vars.debtRepaid, vars.position.userDebt);
         debtState.cash += vars.debtRepaid;
-        if (vars.collateralSeized > collateralState.cash) {
-            revert InsufficientLiquidity(collateralAsset, vars.collateralSeized, collateralState.cash);
-        }
-        _burnCollateral(user, collateralAsset, collateralState, vars.collateralSeized, vars.userCollateral);
-        collateralState.cash -= vars.collateralSeized;
+        uint256 toLiquidator = vars.collateralSeized - vars.protocolFee;
+        _seizeCollateral(collateralAsset, user, vars, receiveAToken);
         _updateRates(debtAsset);
         if (collateralAsset != debtAsset) _updateRates(collateralAsset);
         if (!_hasCollateral(user)) _writeOffDebt(user);
 
         IERC20(debtAsset).safeTransferFrom(msg.sender, address(this), vars.debtRepaid);
-        IERC20(collateralAsset).safeTransfer(msg.sender, vars.collateralSeized - vars.protocolFee);
-        if (vars.protocolFee > 0) {
-            IERC20(collateralAsset).safeTransfer(treasury, vars.protocolFee);
-            emit LiquidationProtocolFeePaid(collateralAsset, user, vars.protocolFee);
-        }
-        emit LiquidationCall(
-            collateralAsset,
-            debtAsset,
-            user,
-            vars.debtRepaid,
-            vars.collateralSeized - vars.protocolFee,
-            msg.sender,
-            false
-        );
+        if (!receiveAToken) IERC20(collateralAsset).safeTransfer(msg.sender, toLiquidator);
+        if (vars.protocolFee > 0) emit LiquidationProtocolFeePaid(collateralAsset, user, vars.protocolFee);
+        emit LiquidationCall(collateralAsset, debtAsset, user, vars.debtRepaid, toLiquidator, msg.sender, receiveAToken);
     }
 
     // ================================================================== views
@@ -458,6 +445,24 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
             }
             healthFactorWad[i] = _accountData(users[i], quotes).healthFactorWad;
         }
+    }
+
+    /// @notice `user`'s scaled collateral and scaled debt in `asset` (balance = scaled × index / RAY).
+    function getUserScaledReserve(address user, address asset)
+        external
+        view
+        returns (uint256 scaledCollateral, uint256 scaledDebt)
+    {
+        return (_scaledCollateral[user][asset], _scaledDebt[user][asset]);
+    }
+
+    /// @notice The sums of every account's scaled collateral and scaled debt in `asset`.
+    function getReserveScaledTotals(address asset)
+        external
+        view
+        returns (uint256 totalScaledSupply, uint256 totalScaledDebt)
+    {
+        return (_states[asset].totalScaledSupply, _states[asset].totalScaledDebt);
     }
 
     /// @notice `user`'s supplied collateral and debt in `asset`, in native units, interest included.
@@ -608,6 +613,13 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
         state.totalScaledSupply -= scaled;
     }
 
+    /// @dev Credits `to` with a supply claim of `amount` (scaled rounded down: nothing created).
+    function _creditCollateral(address to, address asset, ReserveState storage state, uint256 amount) internal {
+        uint256 scaled = Math.mulDiv(amount, RAY, state.liquidityIndexRay);
+        _scaledCollateral[to][asset] += scaled;
+        state.totalScaledSupply += scaled;
+    }
+
     function _hasCollateral(address user) internal view returns (bool) {
         uint256 count = _reservesList.length;
         for (uint256 i = 0; i < count; ++i) {
@@ -632,6 +644,63 @@ contract LendingPool is ILendingPoolErrors, ILendingPoolEvents, Ownable, Reentra
             _updateRates(asset);
             emit DeficitCreated(user, asset, debt);
         }
+    }
+
+    // ================================================================== internals: liquidation
+
+    /// @dev Validates a liquidation and computes its amounts (all reserves' indexes brought to now).
+    function _liquidationAmounts(address collateralAsset, address debtAsset, address user, uint256 debtToCover)
+        internal
+        returns (LiquidationVars memory vars)
+    {
+        ReserveConfig storage collateralConfig = _listedConfig(collateralAsset);
+        _listedConfig(debtAsset);
+        if (debtToCover == 0) revert ZeroAmount();
+        ReserveState storage collateralState = _accrue(collateralAsset);
+        ReserveState storage debtState = _accrue(debtAsset);
+
+        LiquidationMath.Position memory position = vars.position;
+        position.healthFactorWad = _accountData(user, _noQuotes()).healthFactorWad;
+        if (position.healthFactorWad >= WAD) revert HealthFactorNotBelowThreshold(position.healthFactorWad);
+        position.userCollateral = _collateralBalance(user, collateralAsset, collateralState.liquidityIndexRay);
+        if (position.userCollateral == 0 || collateralConfig.liquidationThresholdBps == 0) {
+            revert NoCollateralToSeize(user, collateralAsset);
+        }
+        position.userDebt = _debtBalance(user, debtAsset, debtState.borrowIndexRay);
+        if (position.userDebt == 0) revert NoDebt(user, debtAsset);
+        position.closeFactorBps = closeFactorBps;
+        position.fullLiquidationHealthFactorWad = fullLiquidationHealthFactorWad;
+
+        LiquidationMath.Prices memory prices = _liquidationPrices(collateralAsset, debtAsset);
+        LiquidationRules rules = liquidationRules;
+        uint256 debtToLiquidate = Math.min(debtToCover, LiquidationMath.maxDebtToLiquidate(rules, position, prices));
+        (vars.collateralSeized, vars.debtRepaid, vars.protocolFee) = LiquidationMath.seize(
+            debtToLiquidate,
+            position.userCollateral,
+            prices,
+            collateralConfig.liquidationBonusBps,
+            collateralConfig.liquidationProtocolFeeBps
+        );
+        if (rules == LiquidationRules.V3_3) {
+            LiquidationMath.checkDust(position, vars.debtRepaid, vars.collateralSeized, prices);
+        }
+    }
+
+    /// @dev Burns the seized collateral from `user` (scaled, rounded up) and credits the fee to the
+    ///      treasury and, with `receiveAToken`, the rest to the caller as supply claims (rounded
+    ///      down); otherwise the rest leaves the reserve's cash (sent by the caller of this).
+    function _seizeCollateral(address asset, address user, LiquidationVars memory vars, bool receiveAToken)
+        internal
+    {
+        ReserveState storage state = _states[asset];
+        uint256 toLiquidator = vars.collateralSeized - vars.protocolFee;
+        if (!receiveAToken && toLiquidator > state.cash) {
+            revert InsufficientLiquidity(asset, toLiquidator, state.cash);
+        }
+        _burnCollateral(user, asset, state, vars.collateralSeized, vars.position.userCollateral);
+        if (vars.protocolFee > 0) _creditCollateral(treasury, asset, state, vars.protocolFee);
+        if (receiveAToken) _creditCollateral(msg.sender, asset, state, toLiquidator);
+        else state.cash -= toLiquidator;
     }
 
     // ================================================================== internals: prices and health

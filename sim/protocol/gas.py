@@ -28,7 +28,7 @@ GAS_LIMITS: Final[dict[tuple[str, str], int]] = {
     ("LendingPool", "supply"): 270_000,  # 160,295
     ("LendingPool", "borrow"): 420_000,  # 251,603
     ("LendingPool", "repay"): 170_000,  # 99,111
-    ("LendingPool", "liquidationCall"): 480_000,  # 280,758
+    ("LendingPool", "liquidationCall"): 480_000,  # 283,646
     ("LendingPool", "listReserve"): 400_000,  # 235,094 (set-up)
     ("LendingPool", "setCloseFactor"): 50_000,  # 29,840 (set-up)
     ("LendingPool", "setInterestRateModel"): 95_000,  # 55,188 (set-up)

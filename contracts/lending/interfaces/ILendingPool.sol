@@ -1,6 +1,16 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+/// @notice Which Aave version's liquidation rules `LendingPool.liquidationCall` applies.
+/// @dev V3_0: Aave v3.0–v3.2 — at most `closeFactorBps` of the debt while the health factor is
+///      above `fullLiquidationHealthFactorWad`, all of it at or below. V3_3: Aave v3.3 — all of the
+///      debt unless the collateral and the debt involved are both worth ≥ $2,000 and the health
+///      factor is above that threshold, and no partial liquidation may leave < $1,000 of either.
+enum LiquidationRules {
+    V3_0,
+    V3_3
+}
+
 /// @title ILendingPoolErrors
 /// @notice Every custom error of the lending module, each carrying the offending values.
 interface ILendingPoolErrors {
@@ -34,6 +44,9 @@ interface ILendingPoolErrors {
     error HealthFactorNotBelowThreshold(uint256 healthFactorWad);
     /// @notice The user has nothing of `asset` to seize, or `asset` is not usable as collateral.
     error NoCollateralToSeize(address user, address asset);
+    /// @notice Under the v3.3 rules, a partial liquidation would leave less than $1,000 (1000e8
+    ///         base) of the debt or of the collateral involved: values in USD with 8 decimals.
+    error MustNotLeaveDust(uint256 debtLeftBase, uint256 collateralLeftBase);
 }
 
 /// @title ILendingPoolEvents
@@ -48,6 +61,7 @@ interface ILendingPoolEvents {
         bool borrowingEnabled
     );
     event CloseFactorSet(uint16 closeFactorBps, uint256 fullLiquidationHealthFactorWad);
+    event LiquidationRulesSet(LiquidationRules rules);
     event LiquidationProtocolFeeSet(address indexed asset, uint16 feeBps);
     event TreasurySet(address treasury);
     event InterestRateModelSet(
@@ -63,7 +77,8 @@ interface ILendingPoolEvents {
     event Borrow(address indexed reserve, address indexed user, uint256 amount, uint256 borrowRateRay);
     event Repay(address indexed reserve, address indexed user, address indexed repayer, uint256 amount);
     /// @notice Aave v3's liquidation event. `debtToCover` is the debt actually repaid and
-    ///         `liquidatedCollateralAmount` the collateral the liquidator received (protocol fee excluded).
+    ///         `liquidatedCollateralAmount` the collateral the liquidator received (protocol fee
+    ///         excluded), as tokens or, with `receiveAToken`, as a supply claim.
     event LiquidationCall(
         address indexed collateralAsset,
         address indexed debtAsset,
@@ -73,7 +88,8 @@ interface ILendingPoolEvents {
         address liquidator,
         bool receiveAToken
     );
-    /// @notice The treasury's share of a liquidation bonus, paid in the collateral token.
+    /// @notice The treasury's share of a liquidation bonus, credited to it as a supply claim in the
+    ///         collateral reserve (no token moves), like Aave's aToken transfer to the treasury.
     event LiquidationProtocolFeePaid(address indexed collateralAsset, address indexed user, uint256 amount);
     /// @notice Debt written off because the user has no collateral left (Aave v3.3).
     event DeficitCreated(address indexed user, address indexed debtAsset, uint256 amountCreated);
