@@ -345,10 +345,12 @@ class TestLiquidator:
         liq = self._v33()
         hf = 98 * WAD // 100
         positions = {
-            USER_A: loan(2_000, collateral_alt=1_000 * ALT),  # $2,000 of each: 50%
+            USER_A: loan(2_000, collateral_alt=10_000 * ALT),  # $2,000 of debt, $20,000 of collateral: 50%
             USER_B: loan(2_000, collateral_alt=1_000 * ALT - 1),  # collateral one wei under $2,000: 100%
             USER_C: loan(1_999, collateral_alt=10_000 * ALT),  # debt under $2,000: 100%
         }
+        # (collateral of exactly $2,000 against $2,000 of debt would be capped at 50%, but seizing
+        # $1,100 for it leaves $900: dust, so the liquidator repays everything there too)
         calls = liq.liquidate_loans(make_context(protocol, self._view(protocol, dict.fromkeys(positions, hf), positions)))
         assert {c.args[2]: c.args[3] for c in calls} == {USER_A: 1_000 * USDC, USER_B: 2_000 * USDC, USER_C: 1_999 * USDC}
 

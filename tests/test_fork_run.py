@@ -181,3 +181,4 @@ def test_make_fork_demo_writes_the_differential_the_upstream_and_the_run(tmp_pat
     assert (events.kind == "lending_liquidation").any()
     assert (out / "report.html").is_file()
     assert not list(tmp_path.glob(".fork-demo.partial-*"))  # the staging directory is gone
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []  # so a second demo may replace it

@@ -9,9 +9,9 @@ leaves HF < 1."""
 from collections import Counter
 
 import ape
+from conftest import LendingMarket as M
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-from conftest import LendingMarket as M
 from lending_math import USD, V3_0, V3_3, WAD, dust_left, health_factor, liquidation, max_debt_to_liquidate
 from stateful import run_machine
 

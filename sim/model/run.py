@@ -19,12 +19,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from sim.chain.node import fork_upstream_problem
 from sim.files import check_output_dir, output_lock, replace_directory, staging_dir
 from sim.model.interrupts import Interrupted, signals_raise
 from sim.model.model import CascadeModel
 from sim.model.outputs import SUMMARY_FILE, RunResult, output_names, write_outputs
-from sim.protocol import DEFAULT_NETWORK, Artifact, MinedBlock, ProtocolSession, open_session
+from sim.protocol import DEFAULT_NETWORK, Artifact, MinedBlock, ProtocolSession, network_problem, open_session
 from sim.scenario import Scenario, load_scenario
 
 
@@ -63,7 +62,7 @@ def run_cascade(
         scenario = load_scenario(scenario)
     out_dir = Path(out_dir)
     check_output_dir(out_dir, output_names(), overwrite)
-    problem = fork_upstream_problem(network)
+    problem = network_problem(network)
     if problem:
         raise RunFailed(problem)
     with output_lock(out_dir), open_session(network, artifacts, owns_node) as session:

@@ -10,7 +10,7 @@ from sim.protocol.blockspace import GasCapExceeded, Packed, pack
 from sim.protocol.calls import MarketInfo, PoolInfo, Protocol, Token
 from sim.protocol.deploy import SetupError
 from sim.protocol.gas import gas_limit, perp_liquidation_gas
-from sim.protocol.session import DEFAULT_NETWORK, ProtocolSession, open_session
+from sim.protocol.session import DEFAULT_NETWORK, ProtocolSession, network_problem, open_session
 from sim.protocol.state import MarketSnap, PerpPos, ReserveSnap, Snapshot, lp_symbol
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "gas_limit",
     "load_artifacts",
     "lp_symbol",
+    "network_problem",
     "open_session",
     "pack",
     "perp_liquidation_gas",

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any, Iterable, Iterator, Sequence
 
 from sim.chain import AnvilBackend, Backend, MinedBlock, Order
-from sim.chain.node import connected, node_uri
+from sim.chain.node import connected, fork_upstream_problem, node_uri
 from sim.protocol.artifacts import Artifact, load_artifacts
 from sim.protocol.blockspace import pack
 from sim.protocol.calls import Protocol
@@ -197,6 +197,12 @@ class ProtocolSession:
                            sum(flat[i * len(tokens) + j] for i in range(len(holders))))
             for j, token in enumerate(tokens)
         }
+
+
+def network_problem(network: str) -> str | None:
+    """Why a session on ``network`` cannot start (a fork with no upstream set), checked before any
+    node starts; None when nothing is known to be wrong."""
+    return fork_upstream_problem(network)
 
 
 @contextmanager

@@ -96,6 +96,7 @@ def _publish(staged: Path, out: Path) -> None:
     for produced in run.iterdir():
         produced.rename(staged / produced.name)
     run.rmdir()
+    (staged / f".{RUN_DIR}.lock").unlink(missing_ok=True)  # the run's output lock, beside its directory
     replace_directory(staged, out)
 
 
@@ -118,9 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     except (RunFailed, SetupError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    liquidations = result.figures.liquidations
-    print(f"fork demo: {liquidations.liquidations_usd:,.0f} USD liquidated; outputs in {args.out} "
-          f"({DIFFERENTIAL_NAME}, {MANIFEST_NAME}, report.html)")
+    s = result.figures
+    liquidated = s.liquidations.liquidations_usd
+    print(f"{s.scenario} on a fork of the upstream: {s.blocks} blocks, {s.tx_count} transactions; liquidated "
+          f"${liquidated.total:,.0f} (lending, through Aave V3: ${liquidated.lending:,.0f}; perp ${liquidated.perp:,.0f})")
+    print(f"outputs in {args.out}: {DIFFERENTIAL_NAME} (LendingPool vs Aave v3.0.2), {MANIFEST_NAME}, report.html")
     return 0
 
 
