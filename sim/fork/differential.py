@@ -45,7 +45,7 @@ from sim.chain.abi import encode_constructor
 from sim.files import write_atomic
 from sim.fork.upstream import Driver, Upstream, anvil_node, build_upstream, fixed_address, upstream_artifacts
 from sim.protocol.artifacts import Artifact
-from sim.protocol.calls import Protocol, Token
+from sim.protocol.calls import AAVE_VARIABLE_RATE, Protocol, Token
 from sim.protocol.deploy import DEPLOY_GAS, SetupError, lending_configuration_calls
 from sim.scenario import Scenario, load_scenario, parse_scenario
 from sim.units import BPS, USD_DECIMALS, WAD, to_usd_price
@@ -57,7 +57,6 @@ MAX_UINT256 = 2**256 - 1
 FEE_BPS = 1_000  # case (e): the treasury's share of the liquidation bonus
 QUANTITIES = ("debt_repaid", "collateral_seized", "fee_to_treasury", "hf_before", "hf_after")
 COLUMNS = ("case", "quantity", "builtin", "aave_v3", "equal", "note")
-AAVE_VARIABLE_RATE = 2
 BORROWER = fixed_address("differential-borrower")
 LENDER = fixed_address("differential-lender")
 LIQUIDATOR = fixed_address("differential-liquidator")
