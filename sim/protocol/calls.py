@@ -63,7 +63,7 @@ class AaveReserve:
 
 @dataclass(frozen=True)
 class AaveV3Info:
-    """An Aave V3 market on the forked chain, as read from its Pool (see :mod:`sim.protocol.aave`)."""
+    """An Aave V3 market on the forked chain, as read from its Pool (see :mod:`sim.protocol.fork`)."""
 
     pool: str
     addresses_provider: str

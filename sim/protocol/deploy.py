@@ -87,12 +87,9 @@ def deploy_protocol(
     creations = _Creations(artifacts, deployer, backend.nonce_of(deployer))
     _create_tokens_and_pools(creations, protocol, scenario, prices)
     create = creations.create
-    if aave is None:
-        protocol.lending = create("LendingPool")
-    else:
-        protocol.lending = aave.pool
+    protocol.lending = create("LendingPool") if aave is None else aave.pool
     protocol.perp = create("PerpExchange", protocol.stable.address)
-    if aave is None:
+    if aave is None:  # the risk lens reads LendingPool's own views
         protocol.risk_lens = create("RiskLens", protocol.lending)
     protocol.state_lens = create("StateLens")
     mined = backend.execute([(deployer, c, GWEI) for c in creations.calls], timestamp_s)
@@ -141,12 +138,23 @@ def _oracle(protocol: Protocol, kind: str, symbol: str) -> str:
 def configuration_orders(scenario: Scenario, prices: PricePath, protocol: Protocol) -> list[tuple[str, list[Call]]]:
     """``(sender, calls)``: listReserve / listMarket and every parameter the scenario sets, from
     the deployer; on an Aave V3 market, the oracle pointed at the run's price sources by the
-    market's ACL admin (:func:`sim.protocol.fork.aave_oracle_orders`)."""
-    from sim.protocol.fork import aave_oracle_orders  # fork imports this module's SetupError
-
+    market's ACL admin (:func:`aave_oracle_orders`)."""
     if protocol.aave is None:
         return [(protocol.deployer, _lending_calls(scenario, protocol) + _perp_calls(scenario, prices, protocol))]
     return aave_oracle_orders(protocol, dict(protocol.lending_oracles)) + [(protocol.deployer, _perp_calls(scenario, prices, protocol))]
+
+
+def aave_oracle_orders(protocol: Protocol, sources: dict[str, str]) -> list[tuple[str, list[Call]]]:
+    """Point the Aave oracle at the run's price sources (symbol -> aggregator): sent by the
+    market's ACL admin (impersonated on the fork), which first makes itself a pool admin."""
+    aave = protocol.aave
+    symbols = list(sources)
+    calls = [
+        protocol.call("ACLManager", aave.acl_manager, "addPoolAdmin", aave.acl_admin),
+        protocol.call("AaveOracle", aave.oracle, "setAssetSources",
+                      [protocol.tokens[s].address for s in symbols], [sources[s] for s in symbols]),
+    ]
+    return [(aave.acl_admin, calls)]
 
 
 def _lending_calls(scenario: Scenario, p: Protocol) -> list[Call]:

@@ -11,7 +11,7 @@ parameters that differ from the scenario's. From the Pool it reads the rest of t
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 from eth_utils import to_checksum_address
 
@@ -180,16 +180,3 @@ def _aave_reserve(reader: _Reader, s: Scenario, i: int, pool: str) -> AaveReserv
                                     f"the scenario says {value}"))
     return AaveReserve(a_token=to_checksum_address(data[0].aTokenAddress),
                        variable_debt_token=to_checksum_address(data[0].variableDebtTokenAddress))
-
-
-def aave_oracle_orders(protocol: Any, sources: dict[str, str]) -> list[tuple[str, Sequence[Any]]]:
-    """Point the Aave oracle at the run's price sources (symbol -> aggregator): sent by the
-    market's ACL admin (impersonated on the fork), which first makes itself a pool admin."""
-    aave = protocol.aave
-    symbols = list(sources)
-    calls = [
-        protocol.call("ACLManager", aave.acl_manager, "addPoolAdmin", aave.acl_admin),
-        protocol.call("AaveOracle", aave.oracle, "setAssetSources",
-                      [protocol.tokens[s].address for s in symbols], [sources[s] for s in symbols]),
-    ]
-    return [(aave.acl_admin, calls)]
