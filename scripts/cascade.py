@@ -16,7 +16,7 @@ from ape.logging import logger
 from sim import OutputDirError, RunFailed, RunInterrupted, ScenarioError, load_scenario, output_names, run_cascade
 from sim.chain.node import fork_upstream_problem, lean_anvil
 from sim.files import check_output_dir
-from sim.protocol import SetupError
+from sim.protocol import SetupError, scenario_network_problem
 
 lean_anvil()  # before `ape run` connects the provider (see sim/chain/node.py)
 
@@ -61,6 +61,10 @@ def _out_dir(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def cli(provider, scenario, overwrite: bool, out_dir: Path, no_progress: bool) -> None:
     logger.set_level("WARNING")
+    problem = scenario_network_problem(scenario, provider.network.name)
+    if problem:
+        click.echo(f"error: {problem}", err=True)
+        sys.exit(2)
     try:
         # a node Ape started for this command (on a port of its own) is this run's alone
         owns_node = getattr(provider, "process", None) is not None

@@ -53,7 +53,7 @@ from sim.agents.keeper import Keeper
 from sim.agents.liquidator import MAX_ADL_COUNTERPARTIES, Liquidator, adl_ranking
 from sim.agents.market_maker import MarketMaker
 from sim.agents.noise import NoiseTrader
-from sim.protocol.amm import input_to_reach_price, max_input_within_slippage
+from sim.protocol.amm import MAX_UINT256, input_to_reach_price, max_input_within_slippage
 from sim.protocol.state import lp_symbol
 
 BPS = 10_000
@@ -352,7 +352,18 @@ class TestLiquidator:
         # (collateral of exactly $2,000 against $2,000 of debt would be capped at 50%, but seizing
         # $1,100 for it leaves $900: dust, so the liquidator repays everything there too)
         calls = liq.liquidate_loans(make_context(protocol, self._view(protocol, dict.fromkeys(positions, hf), positions)))
-        assert {c.args[2]: c.args[3] for c in calls} == {USER_A: 1_000 * USDC, USER_B: 2_000 * USDC, USER_C: 1_999 * USDC}
+        # all of it is asked as the maximum: the pool takes what is owed when the call runs, interest
+        # of the blocks since this view included (a stale "all" would leave dust and revert)
+        assert {c.args[2]: c.args[3] for c in calls} == {USER_A: 1_000 * USDC, USER_B: MAX_UINT256, USER_C: MAX_UINT256}
+
+    def test_v33_all_of_it_is_the_exact_debt_when_the_budget_has_no_margin_for_interest(self, protocol):
+        liq = self._v33()
+        view = self._view(protocol, {USER_A: 90 * WAD // 100}, {USER_A: loan(1_500)}, budget=1_500 * USDC + 1_500 * USDC // 1_000)
+        (call,) = liq.liquidate_loans(make_context(protocol, view))
+        assert call.args[3] == 1_500 * USDC  # one unit short of debt + debt / 1,000 + 1
+        roomy = self._view(protocol, {USER_A: 90 * WAD // 100}, {USER_A: loan(1_500)}, budget=1_500 * USDC + 1_500 * USDC // 1_000 + 1)
+        (call,) = liq.liquidate_loans(make_context(protocol, roomy))
+        assert call.args[3] == MAX_UINT256
 
     def test_v33_a_budget_short_of_the_debt_leaves_exactly_the_minimum_debt(self, protocol):
         # HF 0.9: all of the $1,500 may go, the budget holds $1,200, which would leave $300 of debt:
@@ -373,7 +384,7 @@ class TestLiquidator:
         assert call.args[3] == 1_050 * USDC
         dusty = {USER_A: loan(2_100, collateral_alt=1_050 * ALT)}
         (call,) = liq.liquidate_loans(make_context(protocol, self._view(protocol, {USER_A: hf}, dusty)))
-        assert call.args[3] == 2_100 * USDC
+        assert call.args[3] == MAX_UINT256  # all of it
         short = self._view(protocol, {USER_A: hf}, dusty, budget=2_000 * USDC)
         assert liq.liquidate_loans(make_context(protocol, short)) == []
 

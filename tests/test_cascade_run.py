@@ -179,3 +179,21 @@ def test_a_run_that_breaks_leaves_what_it_recorded_and_says_where(tmp_path, monk
     assert summary["blocks"] == 4
     assert sorted(set(pd.read_parquet(tmp_path / "timeseries.parquet")["block"])) == [0, 1, 2, 3, 4]
     assert (tmp_path / "report.html").is_file()
+
+
+def test_under_v33_rules_accruing_interest_does_not_keep_a_whale_from_full_liquidation(tmp_path):
+    """v3.3: a liquidation that repays "all" of a debt read a block earlier would leave the
+    interest since then, a few units: MustNotLeaveDust. The liquidator asks for the maximum
+    instead, so the underwater whale is liquidated (and its liquidator does not revert block after block)."""
+    import copy
+
+    scenario = copy.deepcopy(TINY)
+    scenario["lending"]["rules"] = "v3.3"
+    scenario["lending"]["reserves"][0]["interest"] = {"base_rate_bps": 2000, "slope1_bps": 400, "slope2_bps": 6000,
+                                                      "optimal_utilization_bps": 9000}
+    scenario["agents"]["liquidators"] = [{"count": 1, "capital_usd": 500_000, "max_slippage": 0.1}]
+    run = run_cascade(parse_scenario(scenario, "tiny-v33"), tmp_path / "out", progress=False)
+    liquidations = run.events[run.events.kind == "lending_liquidation"]
+    assert len(liquidations) >= 1
+    liquidator = run.agents[run.agents.agent_type == "liquidator"].iloc[0]
+    assert liquidator.failed_tx == 0

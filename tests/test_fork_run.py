@@ -77,6 +77,8 @@ def test_the_demo_scenarios_venues_resolve(upstream):
     pytest.param({"pools.0.pair": SCENARIO.assets["USDC"].address}, "pools[0].pair", "is not a Uniswap V2 pair", id="pair-is-a-token"),
     pytest.param({"lending.pool": SCENARIO.assets["USDC"].address}, "lending.pool", "is not an Aave V3 Pool", id="aave-pool-is-a-token"),
     pytest.param({"assets.ALT.decimals": 8}, "assets.ALT.decimals", "has 18 decimals", id="token-decimals"),
+    # the pair has factory() too: the router check must not take it for a router
+    pytest.param({"pools.0.router": SCENARIO.pools[0].pair}, "pools[0].router", "is not a Uniswap V2 router", id="router-is-the-pair"),
     pytest.param({"lending.reserves.1.ltv_bps": 6500}, "lending.reserves[1].ltv_bps", "has 6000 on chain", id="aave-ltv-differs"),
     pytest.param({"lending.reserves.1.liquidation_protocol_fee_bps": 0}, "lending.reserves[1].liquidation_protocol_fee_bps",
                  "has 1000 on chain", id="aave-fee-differs"),
@@ -106,7 +108,9 @@ def test_aave_configuration_bits_are_read_by_field():
     # ltv 6000, threshold 7000, bonus 11000, decimals 18, active, borrowing, protocol fee 1000
     data = 6000 | 7000 << 16 | 11000 << 32 | 18 << 48 | 1 << 56 | 1 << 58 | 1000 << 152
     assert aave_configuration(data) == {"ltv_bps": 6000, "liquidation_threshold_bps": 7000, "liquidation_bonus_bps": 11000,
-                                        "decimals": 18, "active": 1, "borrowing_enabled": 1, "liquidation_protocol_fee_bps": 1000}
+                                        "decimals": 18, "active": 1, "frozen": 0, "borrowing_enabled": 1, "paused": 0,
+                                        "liquidation_protocol_fee_bps": 1000}
+    assert aave_configuration(data | 1 << 57 | 1 << 60)["frozen"] == aave_configuration(data | 1 << 60)["paused"] == 1
 
 
 def test_deal_writes_a_balance_where_the_token_keeps_it(upstream):
@@ -182,3 +186,22 @@ def test_make_fork_demo_writes_the_differential_the_upstream_and_the_run(tmp_pat
     assert (out / "report.html").is_file()
     assert not list(tmp_path.glob(".fork-demo.partial-*"))  # the staging directory is gone
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []  # so a second demo may replace it
+
+
+def test_fork_venues_on_a_network_that_is_no_fork_are_refused(tmp_path):
+    out = tmp_path / "out"
+    command = [str(ROOT / ".venv" / "bin" / "ape"), "run", "cascade", "--scenario", str(DEMO), "--out", str(out), "--no-progress"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "network 'local' is no fork" in done.stderr
+    assert not out.exists()
+
+
+def test_an_upstream_that_does_not_answer_is_refused_before_ape_starts(tmp_path):
+    from sim.chain.node import free_port
+
+    out = tmp_path / "out"
+    done = _cascade(out, DEMO, f"http://127.0.0.1:{free_port()}")
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "cannot reach the upstream chain at $SIM_UPSTREAM_RPC" in done.stderr
+    assert not out.exists()

@@ -73,3 +73,25 @@ def test_the_mainnet_example_is_a_valid_scenario():
     scenario = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "examples" / "mainnet-fork.yaml")
     assert scenario.lending.kind == "aave_v3" and scenario.lending.rules == "v3.3"
     assert scenario.pool_of("WETH").kind == "uniswap_v2"
+
+
+def test_arbitrageurs_split_evenly_when_a_forked_pair_gets_no_added_depth(tmp_path):
+    import numpy as np
+
+    from sim.agents.arbitrageur import Arbitrageur
+    from sim.agents.registry import build_agents
+
+    scenario = load_mutated(tmp_path, *WITH_ADDRESSES, *V2_ALT_POOL, put(f"{ALT_POOL}.depth_usd", 0))
+    agents = build_agents(scenario, np.random.default_rng(scenario.seed), "0x" + "01" * 20, "0x" + "02" * 20)
+    arbs = [a for a in agents if isinstance(a, Arbitrageur) and "ALT" in a.pool_weights]  # those trading the forked pair
+    assert arbs
+    for arb in arbs:
+        assert sorted(arb.pool_weights.values()) == [1 / len(arb.pool_weights)] * len(arb.pool_weights)
+
+
+def test_a_mixed_case_address_must_be_its_checksum(tmp_path):
+    good = "0x7674881D241b12c6F388D1C7aE7243413215e05E"  # fork-demo's ALT, EIP-55
+    assert load_mutated(tmp_path, put("assets.ALT.address", good)).assets["ALT"].address == good
+    assert load_mutated(tmp_path, put("assets.ALT.address", good.lower())).assets["ALT"].address == good.lower()
+    typo = good[:-1] + "e"  # the last letter's case flipped
+    assert_reported(problems_of(tmp_path, put("assets.ALT.address", typo)), "assets.ALT.address", "not a valid EIP-55")

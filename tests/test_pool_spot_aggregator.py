@@ -33,6 +33,8 @@ def test_spot_follows_reserves(project, deployer, make_pool, fund, trader, base_
     new_base, new_quote = (reserve0, reserve1) if pool.token0() == base.address else (reserve1, reserve0)
     assert new_base == reserve_base + sold
     assert oracle.latestRoundData()[1] == expected_spot(new_quote, new_base, base_decimals, quote_decimals)
+    # Chainlink's legacy getter, which Aave V3's AaveOracle reads, answers the same
+    assert oracle.latestAnswer() == expected_spot(new_quote, new_base, base_decimals, quote_decimals)
 
 
 @pytest.mark.parametrize(

@@ -63,6 +63,11 @@ abstract contract PoolPriceSource is AggregatorV3Interface, IOracleErrors {
     /// @inheritdoc AggregatorV3Interface
     function latestRoundData() public view virtual override returns (uint80, int256, uint256, uint256, uint80);
 
+    /// @notice The newest answer (Chainlink's legacy getter, which Aave V3's AaveOracle reads).
+    function latestAnswer() external view returns (int256 answer) {
+        (, answer,,,) = latestRoundData();
+    }
+
     /// @inheritdoc AggregatorV3Interface
     function getRoundData(uint80 roundId) external view override returns (uint80, int256, uint256, uint256, uint80) {
         if (roundId != _currentRoundId()) revert RoundNotFound(roundId);

@@ -7,7 +7,7 @@ from typing import Mapping
 
 from sim.agents.base import Context, StablecoinTrader
 from sim.protocol import Call, PerpPos
-from sim.protocol.amm import max_input_within_slippage
+from sim.protocol.amm import MAX_UINT256, max_input_within_slippage
 from sim.protocol.constants import (
     DEFAULT_CLOSE_FACTOR_BPS,
     DEFAULT_FULL_LIQUIDATION_HF_WAD,
@@ -18,6 +18,7 @@ from sim.record.schema import AgentKind
 from sim.units import BPS, WAD, mul_div, units_for_usd
 
 MAX_LIQUIDATIONS_PER_BLOCK = 25
+INTEREST_MARGIN = 1_000  # a full repayment keeps debt / 1,000 of budget for the interest of the blocks it waits
 MAX_ADL_COUNTERPARTIES = 8  # the most opposite positions one liquidation offers for ADL
 # Other liquidators' lists, built from the same state, may use the same counterparties earlier in
 # the block; a list offers this many times the liquidated size so skipped entries leave enough.
@@ -135,7 +136,11 @@ class Liquidator(StablecoinTrader):
             cover = self.debt_to_cover(ctx, user, collateral, debt, budget)
             if cover == 0:
                 continue
-            calls.append(p.liquidation_call(collateral, stable, user, cover, self.receive_a_token))
+            # Under v3.3 "all of it" must be all of it when the call runs, interest accrued since
+            # this view included, or the few units left trip MustNotLeaveDust: ask for the maximum
+            # (the pool takes what is owed) when the budget covers a margin over the debt seen.
+            ask = MAX_UINT256 if self.rules == "v3.3" and cover == debt and budget >= debt + debt // INTEREST_MARGIN + 1 else cover
+            calls.append(p.liquidation_call(collateral, stable, user, ask, self.receive_a_token))
             budget -= cover
         return calls
 

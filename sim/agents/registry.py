@@ -107,6 +107,10 @@ def _arbitrageur(p: Population, pop: Any, label: str, index: int) -> Agent:
     s = p.scenario
     traded = [pool for pool in s.pools if pop.pools is None or pool.asset in pop.pools]
     total_depth = sum(pool.depth_usd for pool in traded)
+    # capital split by the depth the run gives each pool; a forked pair the run adds nothing to
+    # (depth_usd 0, its depth is on chain) makes the split even
+    weights = ({pool.asset: pool.depth_usd / total_depth for pool in traded} if all(pool.depth_usd > 0 for pool in traded)
+               else {pool.asset: 1 / len(traded) for pool in traded})
     return Arbitrageur(
         **identity(label, pop, p.rng),
         venue=p.venue,
@@ -115,7 +119,7 @@ def _arbitrageur(p: Population, pop: Any, label: str, index: int) -> Agent:
         max_trade_fraction=pop.max_trade_fraction,
         refill_delay_blocks=pop.refill_delay_blocks,
         perp_leverage=pop.perp_leverage,
-        pool_weights={pool.asset: pool.depth_usd / total_depth for pool in traded},
+        pool_weights=weights,
         markets=[m.asset for m in s.perp.markets if pop.perp_markets is None or m.asset in pop.perp_markets],
     )
 

@@ -67,6 +67,7 @@ def own_port() -> None:
 
 FORK_UPSTREAM_ENV = "SIM_UPSTREAM_RPC"
 FORK_NETWORK = "ethereum:mainnet-fork:foundry"
+MAINNET_CHAIN_ID = 1
 
 
 def fork_upstream_problem(network: str) -> str | None:
@@ -74,10 +75,23 @@ def fork_upstream_problem(network: str) -> str | None:
     and that is not set; None otherwise."""
     import os
 
-    if "mainnet-fork" in network and not os.environ.get(FORK_UPSTREAM_ENV):
+    if "mainnet-fork" not in network:
+        return None
+    uri = os.environ.get(FORK_UPSTREAM_ENV)
+    if not uri:
         return (f"--network {network} forks the chain at ${FORK_UPSTREAM_ENV} (ape-config.yaml), which is not set: "
                 f"export {FORK_UPSTREAM_ENV}=http://host:port (a local upstream from `python -m sim.fork.upstream --serve`, "
                 "or a mainnet RPC)")
+    import requests
+
+    try:
+        reply = requests.post(uri, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=10)
+        chain_id = int(reply.json()["result"], 16)
+    except (requests.RequestException, ValueError, KeyError, TypeError) as error:
+        return f"cannot reach the upstream chain at ${FORK_UPSTREAM_ENV}={uri}: {error}"
+    if chain_id != MAINNET_CHAIN_ID:
+        return (f"the chain at ${FORK_UPSTREAM_ENV}={uri} has chain id {chain_id}; {network} forks chain id "
+                f"{MAINNET_CHAIN_ID} (Ape checks it): start the upstream with --chain-id {MAINNET_CHAIN_ID}")
     return None
 
 

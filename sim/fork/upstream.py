@@ -51,7 +51,7 @@ from eth_utils import keccak, to_checksum_address
 from sim.chain import GWEI, AnvilBackend, Call, MinedBlock, RpcError
 from sim.chain.abi import Codec
 from sim.chain.node import free_port
-from sim.files import check_output_dir, output_lock, replace_directory, staging_dir, write_atomic
+from sim.files import OutputDirError, check_output_dir, output_lock, replace_directory, staging_dir, write_atomic
 from sim.fork.npm_artifacts import AAVE_LIBRARIES, NpmArtifact, aave_error_names
 from sim.protocol.artifacts import Artifact
 from sim.protocol.deploy import DEPLOY_GAS, SetupError, _Creations, check_block
@@ -447,7 +447,10 @@ def anvil_node(
     it answers, yield its URI; always stop it afterwards."""
     if load_state is not None and not Path(load_state).is_file():
         raise FileNotFoundError(f"no state file {load_state}")
-    port = free_port() if port is None else port
+    if port is None:
+        port = free_port()
+    elif not port_is_free(port):
+        raise OSError(f"port {port} is in use on 127.0.0.1: choose another --port, or none for a free one")
     uri = f"http://127.0.0.1:{port}"
     command = [anvil_binary(), "--chain-id", str(chain_id), "--port", str(port), "--host", "127.0.0.1", *extra_args]
     if load_state is not None:
@@ -466,6 +469,18 @@ def anvil_node(
                 process.wait()
 
 
+def port_is_free(port: int) -> bool:
+    """True when nothing listens on ``port`` of 127.0.0.1 (a node started there would be the one answering)."""
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _wait_until_answering(process: subprocess.Popen, uri: str, log: Any, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     body = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
@@ -474,7 +489,7 @@ def _wait_until_answering(process: subprocess.Popen, uri: str, log: Any, timeout
             log.seek(0)
             raise RuntimeError(f"anvil exited with {process.returncode}: {log.read().decode(errors='replace')[-2000:]}")
         try:
-            if requests.post(uri, json=body, timeout=2).ok:
+            if requests.post(uri, json=body, timeout=2).ok and process.poll() is None:
                 return
         except requests.RequestException:
             pass
@@ -495,11 +510,12 @@ def dump_state(uri: str, path: Path) -> None:
 # ---------------------------------------------------------------- the command line
 
 
-def build_to_dir(scenario: Scenario, out: Path, artifacts: Mapping[str, Artifact] | None = None) -> Upstream:
+def build_to_dir(scenario: Scenario, out: Path, artifacts: Mapping[str, Artifact] | None = None,
+                 overwrite: bool = False) -> Upstream:
     """Build a fresh upstream on a node of its own and write ``out/upstream-state.json`` and
     ``out/upstream.json``: both or neither (written to a staging directory, then renamed)."""
     out = Path(out)
-    check_output_dir(out, OUTPUT_NAMES)
+    check_output_dir(out, OUTPUT_NAMES, overwrite)
     artifacts = upstream_artifacts() if artifacts is None else artifacts
     with output_lock(out):
         staged = staging_dir(out)
@@ -537,6 +553,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help=f"directory for {STATE_NAME} and {MANIFEST_NAME}")
     parser.add_argument("--serve", action="store_true", help="then serve the chain (loaded from the state) until interrupted")
     parser.add_argument("--port", type=int, default=None, help="the port --serve listens on (default: a free one)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out even when it holds other files")
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so that the node this process started is always stopped
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -545,8 +562,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ScenarioError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if args.port is not None and not port_is_free(args.port):
+        print(f"error: --port {args.port} is in use on 127.0.0.1: choose another, or none for a free one", file=sys.stderr)
+        return 2
     try:
-        upstream = build_to_dir(scenario, args.out)
+        upstream = build_to_dir(scenario, args.out, overwrite=args.overwrite)
+    except OutputDirError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     except (SetupError, RpcError) as err:
         print(f"error: building the upstream chain failed: {err}", file=sys.stderr)
         return 1

@@ -131,8 +131,6 @@ class CascadeModel:
         self.recorder.record_state(0, snapshot)
         self.recorder.record_equity(snapshot, 0, start=True)
         self.session.limit_block_space(s.block_gas_limit, s.tx_gas_cap)  # set-up blocks had room for anything
-        if p.external_tokens:
-            self.session.mark_conservation_start(self._holders())
         self.ready = True
 
     def _fund_accounts(self) -> None:
@@ -152,6 +150,8 @@ class CascadeModel:
             "minting starting balances",
             [(self.deployer, funding_calls(p, grants, insurance, minted)), (self.venue, venue_approvals)],
         )
+        if p.external_tokens:  # dealt balances raise no supply: conservation counts from here
+            self.session.mark_conservation_start(self._holders())
 
     def _agent_setup(self, stage: str, agents: list[Agent]) -> None:
         snapshot = self._read(0)

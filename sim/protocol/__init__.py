@@ -10,7 +10,7 @@ from sim.protocol.blockspace import GasCapExceeded, Packed, pack
 from sim.protocol.calls import MarketInfo, PoolInfo, Protocol, Token
 from sim.protocol.deploy import SetupError
 from sim.protocol.gas import gas_limit, perp_liquidation_gas
-from sim.protocol.session import DEFAULT_NETWORK, ProtocolSession, network_problem, open_session
+from sim.protocol.session import DEFAULT_NETWORK, ProtocolSession, network_problem, open_session, scenario_network_problem
 from sim.protocol.state import MarketSnap, PerpPos, ReserveSnap, Snapshot, lp_symbol
 
 __all__ = [
@@ -39,5 +39,6 @@ __all__ = [
     "network_problem",
     "open_session",
     "pack",
+    "scenario_network_problem",
     "perp_liquidation_gas",
 ]

@@ -71,6 +71,7 @@ class AaveV3Info:
     acl_manager: str
     acl_admin: str
     reserves: dict[str, AaveReserve]  # symbol -> its aToken and variable debt token
+    collateral: frozenset[str] = frozenset()  # the reserves with a liquidation threshold above 0
 
 
 @dataclass(frozen=True)

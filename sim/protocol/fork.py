@@ -41,7 +41,9 @@ AAVE_CONFIGURATION_BITS = {
     "liquidation_bonus_bps": (32, 16),
     "decimals": (48, 8),
     "active": (56, 1),
+    "frozen": (57, 1),
     "borrowing_enabled": (58, 1),
+    "paused": (60, 1),
     "liquidation_protocol_fee_bps": (152, 16),
 }
 
@@ -126,8 +128,9 @@ def _check_pairs(reader: _Reader, s: Scenario) -> None:
                                     f"{s.stablecoin} ({sorted(expected)})"))
         if router_ok:
             router_factory = reader.read("UniswapV2Router02", pool.router, "factory")
-            if router_factory is None:
-                reader.problems.append((f"{path}.router", f"{pool.router} is not a Uniswap V2 router (no factory())"))
+            router_weth = reader.read("UniswapV2Router02", pool.router, "WETH")
+            if router_factory is None or router_weth is None:
+                reader.problems.append((f"{path}.router", f"{pool.router} is not a Uniswap V2 router (no factory() and WETH())"))
             elif router_factory[0].lower() != factory[0].lower():
                 reader.problems.append((f"{path}.router", f"the router's factory {router_factory[0]} is not the pair's "
                                         f"({factory[0]}): it would route through another pair"))
@@ -152,9 +155,11 @@ def _resolve_aave(reader: _Reader, s: Scenario) -> AaveV3Info | None:
         listed = _aave_reserve(reader, s, i, pool)
         if listed is not None:
             reserves[reserve.asset] = listed
+    # the on-chain thresholds equal the scenario's once the checks pass
+    collateral = frozenset(r.asset for r in s.lending.reserves if r.liquidation_threshold_bps > 0)
     return AaveV3Info(pool=to_checksum_address(pool), addresses_provider=to_checksum_address(provider),
                       oracle=to_checksum_address(oracle[0]), acl_manager=to_checksum_address(acl_manager[0]),
-                      acl_admin=to_checksum_address(acl_admin[0]), reserves=reserves)
+                      acl_admin=to_checksum_address(acl_admin[0]), reserves=reserves, collateral=collateral)
 
 
 def _aave_reserve(reader: _Reader, s: Scenario, i: int, pool: str) -> AaveReserve | None:
@@ -167,8 +172,9 @@ def _aave_reserve(reader: _Reader, s: Scenario, i: int, pool: str) -> AaveReserv
         reader.problems.append((f"{path}.asset", f"{reserve.asset} ({token}) is not a reserve of the Aave pool {pool}"))
         return None
     config = aave_configuration(data[0].configuration.data)
-    if not config["active"]:
-        reader.problems.append((f"{path}.asset", f"the Aave reserve of {reserve.asset} is not active"))
+    for flag, wanted_value, state in (("active", 1, "not active"), ("frozen", 0, "frozen"), ("paused", 0, "paused")):
+        if config[flag] != wanted_value:
+            reader.problems.append((f"{path}.asset", f"the Aave reserve of {reserve.asset} is {state}: nobody can supply or borrow it"))
     wanted = {"ltv_bps": reserve.ltv_bps, "liquidation_threshold_bps": reserve.liquidation_threshold_bps,
               "liquidation_bonus_bps": reserve.liquidation_bonus_bps, "borrowing_enabled": int(reserve.borrowing_enabled),
               "liquidation_protocol_fee_bps": reserve.liquidation_protocol_fee_bps}

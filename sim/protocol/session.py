@@ -200,9 +200,18 @@ class ProtocolSession:
 
 
 def network_problem(network: str) -> str | None:
-    """Why a session on ``network`` cannot start (a fork with no upstream set), checked before any
-    node starts; None when nothing is known to be wrong."""
+    """Why a session on ``network`` cannot start (a fork with no upstream set, or one that does not
+    answer as chain id 1), checked before any node starts; None when nothing is known to be wrong."""
     return fork_upstream_problem(network)
+
+
+def scenario_network_problem(scenario: Scenario, network_name: str) -> str | None:
+    """Why ``scenario`` cannot run on the network named ``network_name`` (Ape's network name, e.g.
+    "local" or "mainnet-fork"): venues that live on a forked chain need a fork."""
+    if uses_fork_venues(scenario) and "fork" not in network_name:
+        return (f"the scenario names tokens or venues on a forked chain (assets' address, pools of kind uniswap_v2, "
+                f"lending kind aave_v3), and network {network_name!r} is no fork: run it with --network ethereum:mainnet-fork:foundry")
+    return None
 
 
 @contextmanager

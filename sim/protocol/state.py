@@ -353,17 +353,18 @@ class StateReader:
         for decode, raw in zip(decoders, self.backend.call_many(calls)):
             decode(snapshot, raw)
         if self.protocol.aave is not None:
-            _unbacked_debt_as_deficit(snapshot)
+            _unbacked_debt_as_deficit(snapshot, self.protocol.aave.collateral)
         return snapshot
 
 
-def _unbacked_debt_as_deficit(snapshot: Snapshot) -> None:
+def _unbacked_debt_as_deficit(snapshot: Snapshot, collateral_assets: frozenset[str]) -> None:
     """Aave v3.0–3.2 keep the debt of an account with no collateral left on its books; count it as
-    the reserve's deficit, as LendingPool (and Aave v3.3) write it off. Only the run's accounts
-    are seen: on a fork of a live market, other users' bad debt is not counted."""
+    the reserve's deficit, as LendingPool (and Aave v3.3) write it off. Collateral is a balance in
+    a reserve with a liquidation threshold (``collateral_assets``). Only the run's accounts are
+    seen: on a fork of a live market, other users' bad debt is not counted."""
     unbacked: dict[str, int] = {}
     for positions in snapshot.lending_positions.values():
-        if not any(collateral for collateral, _ in positions.values()):
+        if not any(collateral for asset, (collateral, _) in positions.items() if asset in collateral_assets):
             for asset, (_, debt) in positions.items():
                 unbacked[asset] = unbacked.get(asset, 0) + debt
     for asset, debt in unbacked.items():

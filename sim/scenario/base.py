@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 # The physical bounds every number is held to (README, "Scenario files"). No field takes inf or NaN.
 MAX_USD = 1e12  # a trillion dollars: more than any pool, fund or position of the day
@@ -29,7 +29,18 @@ Symbol = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{0,11}$")]
 Uint32 = Annotated[int, Field(ge=0, lt=2**32)]  # what the contracts store these in
 
 OracleKind = Literal["external", "pool_spot", "pool_twap"]
-Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]  # a contract on the chain the run forks
+def _checksummed(address: str) -> str:
+    """An address in one case passes; in mixed case it must be its EIP-55 checksum (a typo otherwise)."""
+    from eth_utils import is_checksum_address
+
+    digits = address[2:]
+    if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(address):
+        raise ValueError(f"{address} is not a valid EIP-55 checksummed address (a typo?); write it in lower case to skip the check")
+    return address
+
+
+# a contract on the chain the run forks
+Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$"), AfterValidator(_checksummed)]
 
 
 class ScenarioError(ValueError):

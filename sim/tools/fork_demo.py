@@ -55,6 +55,18 @@ def address_mismatches(scenario: Scenario, upstream: Upstream) -> list[tuple[str
     return [(path, str(ours), theirs) for path, ours, theirs in wanted if ours is None or ours.lower() != theirs.lower()]
 
 
+def check_demo_scenario(scenario: Scenario) -> None:
+    """Refuse, before any node starts, a scenario whose venues are not on the upstream the demo
+    builds: it needs an ``aave_v3`` lending pool and at least one ``uniswap_v2`` pair."""
+    problems = []
+    if scenario.lending.kind != "aave_v3":
+        problems.append(("lending.kind", "the fork demo runs against the upstream's Aave V3 pool: set kind aave_v3 and its pool"))
+    if not any(pool.kind == "uniswap_v2" for pool in scenario.pools):
+        problems.append(("pools", "the fork demo trades on the upstream's Uniswap V2 pairs: give a pool kind uniswap_v2"))
+    if problems:
+        raise ScenarioError(scenario.name, problems)
+
+
 def run_fork_demo(scenario: Scenario, out: Path, progress: bool = True, overwrite: bool = False):
     """Build, fork and run (see the module); the run's :class:`~sim.model.RunResult`. A run that
     fails part-way still replaces ``out`` with what it recorded (as ``ape run cascade`` does)."""
@@ -78,13 +90,21 @@ def run_fork_demo(scenario: Scenario, out: Path, progress: bool = True, overwrit
                 upstream.save(staged / MANIFEST_NAME)
                 try:
                     result = run_cascade(scenario, staged / RUN_DIR, network=FORK_NETWORK, progress=progress)
-                except RunFailed:
+                except RunFailed as error:
                     _publish(staged, out)
-                    raise
+                    raise _at_out(error, staged / RUN_DIR, out) from error
             _publish(staged, out)
             return result
         finally:
             shutil.rmtree(staged, ignore_errors=True)
+
+
+def _at_out(error: RunFailed, run: Path, out: Path) -> RunFailed:
+    """The run's error, naming ``out`` where it names the staging directory it wrote into."""
+    message = str(error).replace(str(run.resolve()), str(out)).replace(str(run), str(out))
+    if isinstance(error, RunInterrupted):
+        return RunInterrupted(message, error.exit_code)
+    return RunFailed(message)
 
 
 def _publish(staged: Path, out: Path) -> None:
@@ -109,8 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         scenario = load_scenario(args.scenario)  # before any node starts
+        check_demo_scenario(scenario)
         result = run_fork_demo(scenario, args.out, progress=not args.no_progress, overwrite=args.overwrite)
-    except (ScenarioError, OutputDirError, OSError) as error:
+    except (ScenarioError, OutputDirError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except RunInterrupted as error:
