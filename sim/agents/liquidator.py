@@ -15,7 +15,7 @@ from sim.protocol.constants import (
     MIN_LEFTOVER_BASE_USD8,
 )
 from sim.record.schema import AgentKind
-from sim.units import BPS, WAD, mul_div, units_for_usd
+from sim.units import BPS, USD_UNIT, WAD, mul_div, units_for_usd
 
 MAX_LIQUIDATIONS_PER_BLOCK = 25
 INTEREST_MARGIN = 1_000  # a full repayment keeps debt / 1,000 of budget for the interest of the blocks it waits
@@ -139,7 +139,8 @@ class Liquidator(StablecoinTrader):
             # Under v3.3 "all of it" must be all of it when the call runs, interest accrued since
             # this view included, or the few units left trip MustNotLeaveDust: ask for the maximum
             # (the pool takes what is owed) when the budget covers a margin over the debt seen.
-            ask = MAX_UINT256 if self.rules == "v3.3" and cover == debt and budget >= debt + debt // INTEREST_MARGIN + 1 else cover
+            room_for_interest = budget >= debt + debt // INTEREST_MARGIN + 1
+            ask = MAX_UINT256 if self.rules == "v3.3" and cover == debt and room_for_interest else cover
             calls.append(p.liquidation_call(collateral, stable, user, ask, self.receive_a_token))
             budget -= cover
         return calls
@@ -170,7 +171,7 @@ class Liquidator(StablecoinTrader):
             return cover
         if budget >= debt:
             return debt
-        leave = units_for_usd(MIN_LEFTOVER_BASE_USD8, ctx.decimals(stable), view.lending_prices.get(stable) or 10**8) + 1
+        leave = units_for_usd(MIN_LEFTOVER_BASE_USD8, ctx.decimals(stable), view.lending_prices.get(stable) or USD_UNIT) + 1
         return max(min(budget, debt - leave), 0) if collateral_left_usd8 >= MIN_LEFTOVER_BASE_USD8 else 0
 
     def best_collateral(self, ctx: Context, user: str) -> str | None:
