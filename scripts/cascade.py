@@ -1,38 +1,53 @@
-"""`ape run cascade --scenario scenarios/oct10.yaml --out out/oct10 [--network ...] [--overwrite]`.
+"""`ape run cascade --scenario scenarios/oct10.yaml --out out/oct10 [--backend revm|anvil] [--network ...] [--overwrite]`.
 
-Thin: checks the scenario and the output directory before any node starts (a bad file or an
-unusable ``--out`` exits with code 2 and says which), then calls :func:`sim.run_cascade` and
-prints where the report is. Exit codes: 0 done, 1 the run failed, 2 bad input, 130 / 143
-interrupted by SIGINT / SIGTERM (what was recorded is in ``--out``).
+Thin: checks the scenario, the backend and the output directory before any node starts (a bad
+file, a backend that cannot run it or an unusable ``--out`` exits with code 2 and says which),
+then calls :func:`sim.run_cascade` and prints where the report is. The revm backend (the default
+unless the run needs a fork) starts no node at all; anvil starts one for the run on a port of its
+own (``--network`` chooses which network). Exit codes: 0 done, 1 the run failed, 2 bad input,
+130 / 143 interrupted by SIGINT / SIGTERM (what was recorded is in ``--out``).
 """
 
 import sys
 from pathlib import Path
 
 import click
-from ape.cli import ConnectedProviderCommand, network_option
+from ape.cli.choices import NetworkChoice
 from ape.logging import logger
 
 from sim import OutputDirError, RunFailed, RunInterrupted, ScenarioError, load_scenario, output_names, run_cascade
 from sim.chain.node import fork_upstream_problem, lean_anvil
 from sim.files import check_output_dir
-from sim.protocol import SetupError, scenario_network_problem
+from sim.protocol import BACKENDS, DEFAULT_NETWORK, BackendError, SetupError, choose_backend, scenario_network_problem
 
 lean_anvil()  # before `ape run` connects the provider (see sim/chain/node.py)
 
 
-def _network_argument(argv: list[str]) -> str:
+def _argument(argv: list[str], name: str) -> str:
     for i, arg in enumerate(argv):
-        if arg == "--network" and i + 1 < len(argv):
+        if arg == name and i + 1 < len(argv):
             return argv[i + 1]
-        if arg.startswith("--network="):
+        if arg.startswith(name + "="):
             return arg.split("=", 1)[1]
     return ""
 
 
-_fork_problem = fork_upstream_problem(_network_argument(sys.argv))
-if _fork_problem:  # before Ape connects: it would fail on the unexpanded URI with a less helpful message
-    print(f"error: {_fork_problem}", file=sys.stderr)
+def _early_problem(argv: list[str]) -> str | None:
+    """A backend or fork upstream that cannot work, found from the command line before Ape parses
+    it (Ape would otherwise fail first on the fork's unexpanded upstream URI, less helpfully)."""
+    network, backend = _argument(argv, "--network"), _argument(argv, "--backend")
+    if backend == "revm":
+        try:
+            choose_backend(backend, network or DEFAULT_NETWORK)
+        except BackendError as error:
+            return str(error)
+        return None
+    return fork_upstream_problem(network)
+
+
+_problem = _early_problem(sys.argv)
+if _problem:
+    print(f"error: {_problem}", file=sys.stderr)
     sys.exit(2)
 
 
@@ -51,24 +66,37 @@ def _out_dir(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
     return value
 
 
-@click.command(cls=ConnectedProviderCommand, short_help="Run a cascade scenario and write its report")
-@network_option()
+def _network(ctx: click.Context, param: click.Parameter, value) -> str:
+    """The Ape network choice as text (``ecosystem:network:provider``); Ape checked that it exists."""
+    return value if isinstance(value, str) else f"{value.network.choice}:{value.name}"
+
+
+@click.command(short_help="Run a cascade scenario and write its report")
+@click.option("--network", default=DEFAULT_NETWORK, type=NetworkChoice(), callback=_network, show_default=True,
+              help="Ape network of the anvil backend (a fork network needs --backend anvil).")
+@click.option("--backend", type=click.Choice(BACKENDS), default=None,
+              help="revm: the contracts run in this process (default unless the run needs a fork); anvil: on a node.")
 @click.option("--scenario", "scenario", required=True, callback=_scenario, help="Scenario YAML file.")
 @click.option("--overwrite", is_flag=True, is_eager=True,
               help="Replace --out even when it holds files that are not a run's outputs (they are deleted).")
 @click.option("--out", "out_dir", required=True, callback=_out_dir, type=click.Path(path_type=Path),
               help="Output directory; replaced as a whole when the run ends.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def cli(provider, scenario, overwrite: bool, out_dir: Path, no_progress: bool) -> None:
+def cli(network: str, backend: str | None, scenario, overwrite: bool, out_dir: Path, no_progress: bool) -> None:
     logger.set_level("WARNING")
-    problem = scenario_network_problem(scenario, provider.network.name)
+    try:
+        backend = choose_backend(backend, network, scenario)
+    except BackendError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    problem = scenario_network_problem(scenario, network.split(":")[1]) if backend == "anvil" else None
     if problem:
         click.echo(f"error: {problem}", err=True)
         sys.exit(2)
     try:
-        # a node Ape started for this command (on a port of its own) is this run's alone
-        owns_node = getattr(provider, "process", None) is not None
-        result = run_cascade(scenario, out_dir, progress=not no_progress, overwrite=overwrite, owns_node=owns_node)
+        # a node started for this command (on a port of its own) is this run's alone
+        result = run_cascade(scenario, out_dir, network=network, progress=not no_progress, overwrite=overwrite,
+                             backend=backend)
     except RunInterrupted as error:
         click.echo(f"interrupted: {error}", err=True)
         sys.exit(error.exit_code)
@@ -79,7 +107,7 @@ def cli(provider, scenario, overwrite: bool, out_dir: Path, no_progress: bool) -
     liquidated = s.liquidations.liquidations_usd
     click.echo(
         f"{s.scenario}: {s.blocks} blocks, {s.tx_count} transactions in {s.wall_s:.1f} s "
-        f"({s.txs_left_out} left out of full blocks); "
+        f"on {s.backend} ({s.block_space.blocks_at_gas_limit} blocks at their gas limit); "
         f"liquidated ${liquidated.total:,.0f} (lending ${liquidated.lending:,.0f}, perp ${liquidated.perp:,.0f})"
     )
     click.echo(f"report: {(out_dir / 'report.html').resolve()}")

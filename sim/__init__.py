@@ -1,9 +1,10 @@
-"""DeFi liquidation-cascade simulator: Python agents driving Solidity contracts on anvil through Ape.
+"""DeFi liquidation-cascade simulator: Python agents driving Solidity contracts, in process (revm)
+or on anvil through Ape.
 
 The public API::
 
     from sim import load_scenario, run_cascade
-    result = run_cascade(load_scenario("scenarios/oct10.yaml"), "out/oct10")
+    result = run_cascade(load_scenario("scenarios/oct10.yaml"), "out/oct10")  # backend="revm" | "anvil"
     result.events, result.timeseries, result.agents, result.figures
 
 The layers, lowest first (each imports only those below it): ``scenario`` and ``units``;
@@ -14,9 +15,12 @@ The layers, lowest first (each imports only those below it): ``scenario`` and ``
 from sim.files import OutputDirError
 from sim.model import RunFailed, RunInterrupted, RunResult, run_cascade
 from sim.model.outputs import output_names
+from sim.protocol import BACKENDS, BackendError
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
 __all__ = [
+    "BACKENDS",
+    "BackendError",
     "OutputDirError",
     "RunFailed",
     "RunInterrupted",

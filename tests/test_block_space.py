@@ -1,6 +1,8 @@
-"""Block space: the packing rule on its own (exact expectations), then on the node — a block with
-more demand than ``block_gas_limit`` mines only what fits and the run counts what was left out —
-and the per-transaction cap, which stops a run naming the action and both numbers."""
+"""Block space: the packing rule on its own (exact expectations), then in a run on both backends —
+a block with more demand than ``block_gas_limit`` mines only what fits, the rest waits in the
+mempool for the next blocks (and its agents with it), the run records the waits, and both backends
+carry the same transactions in the same order — and the per-transaction cap, which stops a run
+naming the action and both numbers."""
 
 import copy
 
@@ -12,6 +14,7 @@ from sim.chain import Call
 from sim.model import RunFailed, run_cascade
 from sim.protocol import GasCapExceeded, ProtocolSession, gas_limit, pack, perp_liquidation_gas
 from sim.protocol.gas import ADL_COUNTERPARTY_GAS, FALLBACK_GAS, GAS_LIMITS, PERP_LIQUIDATION_BASE_GAS
+from sim.record.metrics import block_space_figures
 from sim.scenario import parse_scenario
 
 A, B, C = "0x" + "a" * 40, "0x" + "b" * 40, "0x" + "c" * 40
@@ -124,50 +127,96 @@ CROWDED = {
 
 
 @pytest.fixture(scope="module")
-def crowded_run(tmp_path_factory):
-    """The crowded run, with every simulated block's orders and outcome and the node's gas limit."""
-    blocks = []
+def crowded_runs(tmp_path_factory):
+    """The crowded run on each backend, with every simulated block's new orders and outcome (and,
+    on the node, the block's gas limit as the node reports it)."""
+    runs = {}
     original = ProtocolSession.execute
+    for backend in ("revm", "anvil"):
+        blocks = []
 
-    def watched(self, orders, timestamp_s):
-        mined = original(self, orders, timestamp_s)
-        if self.block_space is not None:
-            header = self.backend.request("eth_getBlockByNumber", [hex(mined.number), False])
-            blocks.append((list(orders), mined, int(header["gasLimit"], 16)))
-        return mined
+        def watched(self, orders, timestamp_s):
+            mined = original(self, orders, timestamp_s)
+            if self.block_space is not None:
+                header = self.backend.request("eth_getBlockByNumber", [hex(mined.number), False]) if backend == "anvil" else None
+                blocks.append((list(orders), mined, int(header["gasLimit"], 16) if header else None))
+            return mined
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ProtocolSession, "execute", watched)
-        result = run_cascade(parse_scenario(CROWDED, "crowded"), tmp_path_factory.mktemp("crowded"), progress=False)
-    return result, blocks
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ProtocolSession, "execute", watched)
+            result = run_cascade(parse_scenario(CROWDED, "crowded"), tmp_path_factory.mktemp(backend), progress=False,
+                                 backend=backend)
+        runs[backend] = (result, blocks)
+    return runs
 
 
-def test_a_full_block_mines_only_what_fits_and_nothing_it_left_out_would_have(crowded_run):
-    _, blocks = crowded_run
+def test_a_full_block_mines_only_what_fits_and_the_rest_waits_in_the_mempool(crowded_runs):
+    _, blocks = crowded_runs["revm"]
     assert len(blocks) == CROWDED["blocks"]
-    for orders, mined, node_gas_limit in blocks:
-        assert node_gas_limit == BLOCK_GAS
+    waiting: list = []
+    for orders, mined, _ in blocks:
+        offered = waiting + orders  # what waited first, then the block's new orders
         sent_gas = sum(tx.call.gas for tx in mined.sent)
         assert sent_gas <= BLOCK_GAS
-        assert len(mined.receipts) == len(mined.sent)  # the node mined every transaction sent, no more
-        assert len(mined.sent) + len(mined.left_out) == len(orders)
+        assert len(mined.receipts) == len(mined.sent)  # the block holds every transaction sent, no more
+        taken = {(tx.sender, id(tx.call)) for tx in mined.sent}
+        assert [(s, id(c)) for s, c, _ in offered if (s, id(c)) in taken] == [(tx.sender, id(tx.call)) for tx in mined.sent]
+        assert [o for o in offered if (o[0], id(o[1])) not in taken] == mined.left_out  # kept with their bids
         first_left_out: set[str] = set()
         for sender, call, _ in mined.left_out:
-            # left out because it did not fit what the block had left, or behind its sender's left-out order
+            # waiting because it did not fit what the block had left, or behind its sender's waiting order
             assert call.gas > BLOCK_GAS - sent_gas or sender in first_left_out
             first_left_out.add(sender)
+        waiting = mined.left_out
     assert sum(len(mined.left_out) for _, mined, _ in blocks) > 0
+    assert any(w > 0 for _, mined, _ in blocks for w in mined.waited_blocks)  # something waited and was taken later
     assert all(mined.sent for _, mined, _ in blocks)
 
 
-def test_the_left_out_count_is_recorded_per_block_and_in_the_summary(crowded_run):
-    result, blocks = crowded_run
-    per_block = result.timeseries.groupby("block")["txs_left_out"].agg(["min", "max"])
+def test_an_agent_whose_transaction_waits_sends_nothing_new(crowded_runs):
+    _, blocks = crowded_runs["revm"]
+    for (_, before, _), (orders, _, _) in zip(blocks, blocks[1:]):
+        assert not {sender for sender, _, _ in before.left_out} & {sender for sender, _, _ in orders}
+
+
+def test_the_waits_are_recorded_per_block_and_in_the_summary(crowded_runs):
+    result, blocks = crowded_runs["revm"]
+    per_block = result.timeseries.groupby("block")["mempool_txs"].agg(["min", "max"])
     assert (per_block["min"] == per_block["max"]).all()  # one number per block, on every asset's row
     expected = {0: 0} | {mined.number - blocks[0][1].number + 1: len(mined.left_out) for _, mined, _ in blocks}
     assert per_block["max"].to_dict() == expected
-    assert result.summary["txs_left_out"] == sum(expected.values())
+    waits = [w for _, mined, _ in blocks for w in mined.waited_blocks]
+    assert result.summary["block_space"] == {
+        "blocks_at_gas_limit": sum(1 for _, mined, _ in blocks if mined.left_out),
+        "txs_delayed": sum(1 for w in waits if w > 0),
+        "max_inclusion_delay_blocks": max(waits),
+        "liquidation_inclusion_delay_blocks_median": None,  # no liquidator in the crowd
+        "mempool_txs_at_end": len(blocks[-1][1].left_out),
+    }
     assert result.summary["tx_count"] >= sum(len(mined.sent) for _, mined, _ in blocks)
+
+
+def test_both_backends_fill_and_carry_the_blocks_alike(crowded_runs):
+    (on_revm, revm_blocks), (on_anvil, anvil_blocks) = crowded_runs["revm"], crowded_runs["anvil"]
+    assert all(node_gas_limit == BLOCK_GAS for _, _, node_gas_limit in anvil_blocks)
+
+    def in_block_order(blocks):
+        return [[(tx.sender, tx.call.action, tx.nonce, tx.tx_hash, w, r["transactionHash"], r["status"])
+                 for tx, w, r in zip(mined.sent, mined.waited_blocks, mined.receipts)] for _, mined, _ in blocks]
+
+    assert in_block_order(revm_blocks) == in_block_order(anvil_blocks)
+    assert on_revm.timeseries.equals(on_anvil.timeseries) and on_revm.agents.equals(on_anvil.agents)
+
+
+def test_the_median_liquidation_delay_counts_each_transaction_once():
+    events = pd.DataFrame({
+        "kind": ["lending_liquidation", "perp_liquidation", "adl_fill", "perp_liquidation", "perp_liquidation"],
+        "tx_hash": ["0x1", "0x2", "0x2", "0x3", "0x3"],  # 0x3 liquidated two positions in one transaction
+        "inclusion_delay_blocks": [0, 4, 4, 1, 1],
+    })
+    figures = block_space_figures(events, blocks_at_gas_limit=2, txs_delayed=3, max_delay_blocks=4, mempool_txs=1)
+    assert figures.liquidation_inclusion_delay_blocks_median == 1.0  # the median of 0, 4 and 1
+    assert block_space_figures(events.iloc[2:3], 0, 0, 0, 0).liquidation_inclusion_delay_blocks_median is None
 
 
 def test_a_call_above_tx_gas_cap_stops_the_run_naming_it(tmp_path):

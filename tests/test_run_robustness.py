@@ -1,8 +1,8 @@
 """Runs that never lose work, from the user's side: real signals, concurrent runs, output
 directories that cannot take the outputs, and a kill -9 while the outputs replace the old ones.
 
-Each run here starts its own node (as a user's does), through ``ape run cascade`` or the Python API
-in a subprocess."""
+Each run here goes as a user's does, through ``ape run cascade`` or the Python API in a subprocess:
+on the revm backend (the default) in its own process, or on anvil with a node of its own."""
 
 from __future__ import annotations
 
@@ -75,6 +75,21 @@ def running_blocks(process: subprocess.Popen, past_block: int = 25, timeout_s: f
     raise AssertionError(f"the run's node never reached block {past_block}")
 
 
+def recording(process: subprocess.Popen, staging_parent: Path, backend: str) -> list[int]:
+    """Wait until the run is in its block loop; the process ids of its node (none on revm, where
+    the run is the only process: there, its staging directory appearing and a moment after)."""
+    if backend == "anvil":
+        return running_blocks(process)
+    deadline = time.monotonic() + 180.0
+    while not list(staging_parent.glob(".out.partial-*")):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the run never started recording"
+        time.sleep(0.1)
+    time.sleep(1.0)  # revm runs hundreds of tiny blocks a second
+    assert process.poll() is None, process.communicate()
+    return []
+
+
 def alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/status").read_text().find("State:\tZ") < 0
@@ -95,11 +110,12 @@ def summary_of(out: Path) -> dict:
 # ---------------------------------------------------------------- interrupts
 
 
+@pytest.mark.parametrize("backend", ["anvil", "revm"])
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_keeps_every_recorded_block_and_stops_the_node(tmp_path, sig, code):
+def test_a_signal_keeps_every_recorded_block_and_stops_the_node(tmp_path, sig, code, backend):
     out = tmp_path / "out"
-    process = cascade(write_scenario(tmp_path, LONG), out)
-    nodes = running_blocks(process)
+    process = cascade(write_scenario(tmp_path, LONG), out, "--backend", backend)
+    nodes = recording(process, tmp_path, backend)
     process.send_signal(sig)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == code, stderr
@@ -126,24 +142,25 @@ def test_the_python_api_raises_run_interrupted_and_keeps_the_outputs(tmp_path):
             sys.exit(error.exit_code)
     """)
     process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    running_blocks(process)
+    recording(process, tmp_path, "revm")  # the default backend
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 143 and "RunInterrupted 143" in stdout, stderr
     assert json.loads((out / "summary.json").read_text())["status"] == "interrupted"
 
 
-# ---------------------------------------------------------------- one node per run
+# ---------------------------------------------------------------- one node (or one in-process chain) per run
 
 
-def test_concurrent_runs_each_give_exactly_their_solo_output(tmp_path):
+@pytest.mark.parametrize("backend", ["anvil", "revm"])
+def test_concurrent_runs_each_give_exactly_their_solo_output(tmp_path, backend):
     scenario = write_scenario(tmp_path, TINY)
     solo = tmp_path / "solo"
-    assert cascade(scenario, solo).wait(timeout=300) == 0
+    assert cascade(scenario, solo, "--backend", backend).wait(timeout=300) == 0
     expected_tables, expected_summary = tables(solo), summary_of(solo)
     for runs in (2, 4):
         outs = [tmp_path / f"x{runs}-{i}" for i in range(runs)]
-        processes = [cascade(scenario, out) for out in outs]
+        processes = [cascade(scenario, out, "--backend", backend) for out in outs]
         with ThreadPoolExecutor(runs) as pool:
             results = list(pool.map(lambda p: (p.communicate(timeout=600), p.returncode), processes))
         for out, ((_, stderr), code) in zip(outs, results):

@@ -1,5 +1,5 @@
-"""The chain layer: the backend seam and its anvil implementation, the ABI codec, the node
-launcher, and the journal/replay of state-changing requests.
+"""The chain layer: the backend seam and its two implementations (an anvil node, an in-process
+revm), the ABI codec, the node launcher, and the journal/replay of state-changing requests.
 
 Imports nothing from the layers above it (protocol, agents, record, report, model)."""
 
@@ -15,6 +15,7 @@ from sim.chain.backend import (
     SentTx,
     create_address,
 )
+from sim.chain.revm import RevmBackend
 
 __all__ = [
     "AnvilBackend",
@@ -24,6 +25,7 @@ __all__ = [
     "GWEI",
     "MinedBlock",
     "Order",
+    "RevmBackend",
     "RpcError",
     "SentTx",
     "create_address",

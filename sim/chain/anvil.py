@@ -84,6 +84,9 @@ def _bodies(parts: Sequence[bytes]) -> Iterator[bytes]:
 class AnvilBackend(Backend):
     """Batched JSON-RPC client with local nonce tracking and explicit, fixed block timestamps."""
 
+    name = "anvil"
+    measures_gas_used = True
+
     def __init__(self, uri: str, timeout_s: float = 300.0):
         self.uri = uri
         self._timeout_s = timeout_s
@@ -95,6 +98,7 @@ class AnvilBackend(Backend):
         self._decoder = msgspec.json.Decoder()
         self.tx_count = 0
         self._last_mined: str | None = None  # hash of the last block this client mined
+        self._impersonating = False  # whether this client turned anvil_autoImpersonateAccount on
         # When set, called with every request body that changes the node's state, in order, as
         # sent: replaying them into a node in the same starting state reproduces the chain.
         self.journal: Callable[[bytes], None] | None = None
@@ -194,11 +198,13 @@ class AnvilBackend(Backend):
                 ("evm_setBlockGasLimit", [hex(block_gas_limit)]),
             ]
         )
+        self._impersonating = True
 
     def checkpoint(self) -> dict[str, Any]:
         """An ``evm_snapshot`` of the chain plus the node settings :meth:`take_control` changes."""
         automine, block = self.batch([("anvil_getAutomine", []), ("eth_getBlockByNumber", ["latest", False])])
-        return {"snapshot": self.snapshot(), "automine": bool(automine), "gas_limit": block["gasLimit"]}
+        return {"snapshot": self.snapshot(), "automine": bool(automine), "gas_limit": block["gasLimit"],
+                "impersonating": self._impersonating}
 
     def restore(self, state: dict[str, Any]) -> None:
         """Revert the chain to the snapshot and put the node's settings back as they were.
@@ -215,9 +221,10 @@ class AnvilBackend(Backend):
             [
                 ("evm_setBlockGasLimit", [state["gas_limit"]]),
                 ("evm_setAutomine", [state["automine"]]),
-                ("anvil_autoImpersonateAccount", [False]),
+                ("anvil_autoImpersonateAccount", [state["impersonating"]]),
             ]
         )
+        self._impersonating = state["impersonating"]
 
     def trim_history(self, keep_blocks: int = 8) -> bool:
         """Drop every block but the newest ``keep_blocks`` from the node's memory; False (and

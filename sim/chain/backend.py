@@ -1,9 +1,9 @@
 """The backend seam: what the protocol layer needs of a chain, and the values that cross it.
 
 A :class:`Backend` executes blocks of transactions at fixed timestamps and answers static calls.
-:class:`~sim.chain.anvil.AnvilBackend` (batched JSON-RPC to an anvil node) is today's only
-implementation; a second one (an in-process EVM) implements the same methods and nothing above
-this package changes. Everything that crosses the seam is plain data: :class:`Call` in,
+:class:`~sim.chain.anvil.AnvilBackend` (batched JSON-RPC to an anvil node) and
+:class:`~sim.chain.revm.RevmBackend` (an EVM in this process) implement it; nothing above this
+package knows which one it drives. Everything that crosses the seam is plain data: :class:`Call` in,
 :class:`MinedBlock` (with :class:`SentTx` and receipt-shaped dicts) out.
 """
 
@@ -64,14 +64,19 @@ class MinedBlock:
     receipt's, an int, for the transactions with a log topic in the backend's
     ``gas_used_topics``; None for the others).
 
-    ``left_out``: the orders of this block that were not sent because the block's gas limit was
-    full (:mod:`sim.protocol.blockspace`); their senders decide again next block."""
+    ``sent`` is in the order the transactions were handed over (the block executes them by gas
+    price, see :mod:`sim.chain.txpool`). The block builder above the backend
+    (:class:`sim.protocol.ProtocolSession`) fills in the rest: ``waited_blocks``, aligned with
+    ``sent``, says how many blocks each transaction waited in the mempool before this one took
+    it; ``left_out`` holds the orders still waiting after this block (they did not fit its gas
+    limit), in arrival order."""
 
     number: int
     timestamp_s: int
     receipts: list[dict[str, Any]]
     sent: list[SentTx] = field(default_factory=list)
     left_out: list[Order] = field(default_factory=list)
+    waited_blocks: list[int] = field(default_factory=list)
 
     def touched(self) -> set[str]:
         """Every sender, and every address in an indexed topic of the block's logs (lowercase)."""
@@ -112,6 +117,8 @@ class Backend(ABC):
     transactions with a log whose first topic is one of these get their receipt's ``gasUsed``
     (the others ``None``: it costs a receipt look-up each)."""
 
+    name: str  # "anvil" or "revm": which implementation (the run's summary names it)
+    measures_gas_used: bool  # whether receipts' gasUsed is what a chain would charge (see RevmBackend)
     tx_count: int
     log_filter: dict[str, Any] | None
     gas_used_topics: frozenset[str]
@@ -168,3 +175,8 @@ class Backend(ABC):
     @abstractmethod
     def restore(self, checkpoint: Any) -> None:
         """Put the chain and the backend settings back as they were at ``checkpoint``."""
+
+    def trim_history(self) -> bool:
+        """Drop what the chain keeps of old blocks, when it keeps any (a node the run owns); True
+        when something was dropped. Nothing by default."""
+        return False

@@ -4,8 +4,9 @@
 :class:`~sim.protocol.ProtocolSession`, its only way to the chain. ``setup()`` deploys and funds
 everything and lets the agents open their positions; each ``step()`` is one block: agents decide
 in a seeded order from the state they can see (their latency applied), as many of their
-transactions as fit the block's gas limit are mined together at a fixed timestamp (the rest are
-not sent: their agents decide again next block), and the new state is read back and recorded.
+transactions as fit the block's gas limit are mined together at a fixed timestamp (the rest wait
+in the mempool for the next blocks, and their agents with them), and the new state is read back
+and recorded.
 """
 
 from __future__ import annotations
@@ -117,7 +118,8 @@ class CascadeModel:
         self._setup_block("configuring lending and perps", configuration_orders(s, self.prices, p))
         self._fund_accounts()
         self.reader = self.session.state_reader([a.address for a in self.agents] + [self.venue])
-        self.recorder = Recorder(p, self.prices, self.agents, s.block_time_s, self.tables_dir)
+        self.recorder = Recorder(p, self.prices, self.agents, s.block_time_s, self.tables_dir,
+                                 gas_used_measured=self.session.backend.measures_gas_used)
         self.session.record_gas_used(LOSS_EVENTS)
         passive = [a for a in self.agents if isinstance(a, (PassiveLiquidityProvider, PassiveLender))]
         self._agent_setup("passive liquidity", passive)
@@ -183,18 +185,22 @@ class CascadeModel:
             self._by_address[sender].observe(calls)
         snapshot = self.reader.read(block, mined.timestamp_s, self.history[-1], mined.touched())
         self.recorder.record_block(block, mined, self.history[-1])
-        self.recorder.record_state(block, snapshot, txs_left_out=len(mined.left_out))
+        self.recorder.record_state(block, snapshot, mempool_txs=len(mined.left_out))
         self.history.append(snapshot)
         self.block = block
         return mined
 
     def _decide(self, block: int, timestamp_s: int) -> list[Order]:
-        """Every agent's calls for ``block``, in the seeded order, with the bids that keep it."""
+        """Every agent's calls for ``block``, in the seeded order, with the bids that keep it. An
+        agent whose transaction still waits in the mempool for block space sends nothing new."""
         order = seeded_order(self.rng, len(self.agents))
+        waiting = self.session.waiting_senders()
         contexts: dict[int, Context] = {}
         orders: list[Order] = []
         for rank, index in enumerate(order):
             agent = self.agents[index]
+            if agent.address in waiting:
+                continue  # its transaction still waits in the mempool: it waits for it, as a bot with one in flight does
             if agent.latency_blocks not in contexts:
                 contexts[agent.latency_blocks] = self._context(block, timestamp_s, agent.latency_blocks)
             calls = agent.decide(contexts[agent.latency_blocks])

@@ -13,6 +13,7 @@ from sim.files import write_atomic
 from sim.model.model import CascadeModel
 from sim.record import AgentKind, Summary
 from sim.record.metrics import (
+    block_space_figures,
     depth_figures,
     fund_figures,
     liquidation_figures,
@@ -21,7 +22,7 @@ from sim.record.metrics import (
     price_figures,
 )
 from sim.record.schema import TABLES, table_file
-from sim.record.summary import AgentFigures, MarketFigures, MarketMakerFigures, PnlFigures, ShockBlocks
+from sim.record.summary import AgentFigures, BlockSpaceFigures, MarketFigures, MarketMakerFigures, PnlFigures, ShockBlocks
 
 SUMMARY_FILE = "summary.json"
 
@@ -55,17 +56,25 @@ def build_summary(
         seed=s.seed,
         blocks=model.block,
         block_time_s=s.block_time_s,
+        backend=model.session.backend_name,
         tx_count=model.session.tx_count,
         failed_tx_count=model.recorder.failed_tx if model.recorder else 0,
-        txs_left_out=model.recorder.txs_left_out if model.recorder else 0,
         wall_s=round(wall_s, 3),
         shock=ShockBlocks(crash.start_block if crash else None, crash.start_block + crash.duration_blocks if crash else None),
+        block_space=_block_space(model, events),
         liquidations=liquidations,
         markets=_market_figures(model, timeseries) if not timeseries.empty else None,
         agents=_agent_figures(model, timeseries, agents, liquidations) if not agents.empty else None,
         status=status,
         **outcome,
     )
+
+
+def _block_space(model: CascadeModel, events: pd.DataFrame) -> BlockSpaceFigures:
+    r = model.recorder
+    if r is None:
+        return BlockSpaceFigures(0, 0, 0, None, 0)
+    return block_space_figures(events, r.blocks_at_gas_limit, r.txs_delayed, r.max_inclusion_delay_blocks, r.mempool_txs)
 
 
 def _market_figures(model: CascadeModel, timeseries: pd.DataFrame) -> MarketFigures:
@@ -99,11 +108,10 @@ def output_names() -> frozenset[str]:
     return frozenset({table_file(name) for name in TABLES} | {SUMMARY_FILE, REPORT_FILE, *PLOT_FILES})
 
 
-def write_outputs(directory: Path, model: CascadeModel, wall_s: float, status: str, out_dir: Path, **outcome: Any) -> RunResult:
+def write_outputs(directory: Path, model: CascadeModel, wall_s: float, status: str, out_dir: Path, report: bool = True,
+                  **outcome: Any) -> RunResult:
     """Finish the tables the recorder streamed into ``directory`` (a run's staging directory) and
-    write the summary and the report beside them. ``out_dir`` is where they will be."""
-    from sim.report import write_report  # matplotlib is only needed here
-
+    write the summary and (with ``report``) the report beside them. ``out_dir`` is where they will be."""
     if model.recorder is not None:
         timeseries, events, agents = model.recorder.finish()
     else:  # the run stopped before anything was recorded
@@ -113,6 +121,8 @@ def write_outputs(directory: Path, model: CascadeModel, wall_s: float, status: s
     result = RunResult(out_dir, build_summary(model, timeseries, events, agents, wall_s, status, **outcome),
                        timeseries, events, agents)
     write_atomic(directory / SUMMARY_FILE, (json.dumps(result.summary, indent=2) + "\n").encode())
-    if not timeseries.empty:
+    if report and not timeseries.empty:
+        from sim.report import write_report  # matplotlib is only needed here
+
         write_report(directory, timeseries, events, agents, result.summary)
     return result

@@ -23,7 +23,7 @@ from sim.files import check_output_dir, output_lock, replace_directory, staging_
 from sim.model.interrupts import Interrupted, signals_raise
 from sim.model.model import CascadeModel
 from sim.model.outputs import SUMMARY_FILE, RunResult, output_names, write_outputs
-from sim.protocol import DEFAULT_NETWORK, Artifact, MinedBlock, ProtocolSession, network_problem, open_session
+from sim.protocol import DEFAULT_NETWORK, Artifact, MinedBlock, ProtocolSession, choose_backend, network_problem, open_session
 from sim.scenario import Scenario, load_scenario
 
 
@@ -48,10 +48,19 @@ def run_cascade(
     artifacts: dict[str, Artifact] | None = None,
     overwrite: bool = False,
     owns_node: bool | None = None,
+    backend: str | None = None,
+    report: bool = True,
 ) -> RunResult:
     """Run a scenario (a :class:`Scenario` or a YAML path) and write its outputs into ``out_dir``.
 
+    ``backend``: ``"revm"`` (an EVM in this process) or ``"anvil"`` (the node of Ape network
+    ``network``); None chooses revm unless the run needs a fork
+    (:func:`~sim.protocol.choose_backend`). Both give the same tables (README, "Backends").
+    ``report`` False writes the tables and ``summary.json`` only (no ``report.html`` and plots: the
+    paths of a Monte Carlo need no report each).
+
     Raises, before any node starts: :class:`~sim.scenario.ScenarioError` for an invalid scenario,
+    :class:`~sim.protocol.BackendError` for a backend that cannot run it,
     :class:`~sim.files.OutputDirError` for an ``out_dir`` that cannot take the outputs. Raises
     :class:`RunFailed` when the run breaks and :class:`RunInterrupted` on SIGINT or SIGTERM, each
     with what was recorded so far in ``out_dir``.
@@ -60,20 +69,21 @@ def run_cascade(
     :class:`~sim.protocol.ProtocolSession`); by default, when the run started it itself."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
+    backend = choose_backend(backend, network, scenario)
     out_dir = Path(out_dir)
     check_output_dir(out_dir, output_names(), overwrite)
-    problem = network_problem(network)
+    problem = network_problem(network) if backend == "anvil" else None
     if problem:
         raise RunFailed(problem)
-    with output_lock(out_dir), open_session(network, artifacts, owns_node) as session:
+    with output_lock(out_dir), open_session(network, artifacts, owns_node, backend) as session:
         staged = staging_dir(out_dir)
         try:
-            return _run(scenario, session, staged, out_dir, progress)
+            return _run(scenario, session, staged, out_dir, progress, report)
         finally:
             shutil.rmtree(staged, ignore_errors=True)  # gone already when it replaced out_dir
 
 
-def _run(scenario: Scenario, session: ProtocolSession, staged: Path, out_dir: Path, progress: bool) -> RunResult:
+def _run(scenario: Scenario, session: ProtocolSession, staged: Path, out_dir: Path, progress: bool, report: bool) -> RunResult:
     model = CascadeModel(scenario, session, tables_dir=staged)
     checkpoint = session.checkpoint()
     started = time.perf_counter()
@@ -82,9 +92,9 @@ def _run(scenario: Scenario, session: ProtocolSession, staged: Path, out_dir: Pa
             run_blocks(model, progress)
             conservation = model.token_conservation()
         except (Exception, KeyboardInterrupt, Interrupted) as error:
-            raise _stopped(model, session, checkpoint, staged, out_dir, time.perf_counter() - started, error) from error
+            raise _stopped(model, session, checkpoint, staged, out_dir, time.perf_counter() - started, error, report) from error
         session.restore(checkpoint)
-        result = write_outputs(staged, model, time.perf_counter() - started, "completed", out_dir,
+        result = write_outputs(staged, model, time.perf_counter() - started, "completed", out_dir, report,
                                token_conservation=conservation)
         _publish(staged, out_dir)
     return result
@@ -103,7 +113,7 @@ def _publish(staged: Path, out_dir: Path) -> None:
 
 def _stopped(
     model: CascadeModel, session: ProtocolSession, checkpoint: Any, staged: Path, out_dir: Path, wall_s: float,
-    error: BaseException,
+    error: BaseException, report: bool,
 ) -> RunFailed:
     """Write what was recorded, put the node back, and say where the run stopped."""
     interrupted = isinstance(error, (Interrupted, KeyboardInterrupt))
@@ -113,7 +123,7 @@ def _stopped(
     if model.ready:
         model.finish()  # every agent's equity after the last block recorded (no chain needed)
     if model.recorder is not None:
-        write_outputs(staged, model, wall_s, status, out_dir, error=failure)
+        write_outputs(staged, model, wall_s, status, out_dir, report, error=failure)
         _publish(staged, out_dir)
         where = (
             f"; what was recorded up to block {model.block} is in {out_dir}"

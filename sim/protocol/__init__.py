@@ -10,11 +10,22 @@ from sim.protocol.blockspace import GasCapExceeded, Packed, pack
 from sim.protocol.calls import MarketInfo, PoolInfo, Protocol, Token
 from sim.protocol.deploy import SetupError
 from sim.protocol.gas import gas_limit, perp_liquidation_gas
-from sim.protocol.session import DEFAULT_NETWORK, ProtocolSession, network_problem, open_session, scenario_network_problem
+from sim.protocol.session import (
+    BACKENDS,
+    DEFAULT_NETWORK,
+    BackendError,
+    ProtocolSession,
+    choose_backend,
+    network_problem,
+    open_session,
+    scenario_network_problem,
+)
 from sim.protocol.state import MarketSnap, PerpPos, ReserveSnap, Snapshot, lp_symbol
 
 __all__ = [
     "Artifact",
+    "BACKENDS",
+    "BackendError",
     "CONTRACTS",
     "Call",
     "DEFAULT_NETWORK",
@@ -33,6 +44,7 @@ __all__ = [
     "SetupError",
     "Snapshot",
     "Token",
+    "choose_backend",
     "gas_limit",
     "load_artifacts",
     "lp_symbol",

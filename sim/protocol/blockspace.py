@@ -14,11 +14,11 @@ transaction pending (:meth:`sim.chain.anvil.AnvilBackend.mine` raises if it did)
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
 from typing import Sequence
 
 from sim.chain import Order
+from sim.chain.txpool import execution_order
 
 
 class GasCapExceeded(ValueError):
@@ -51,25 +51,17 @@ def pack(orders: Sequence[Order], block_gas_limit: int, tx_gas_cap: int) -> Pack
     """The orders that fit a block of ``block_gas_limit`` gas, chosen in the node's order (see the
     module docstring); every call must carry at most ``tx_gas_cap`` gas (:func:`check_tx_gas`)."""
     check_tx_gas(orders, tx_gas_cap)
-    by_sender: dict[str, list[int]] = {}
-    for index, (sender, _, _) in enumerate(orders):
-        by_sender.setdefault(sender, []).append(index)
-    # The node's eligible set: each sender's next order, best bid first, then the earliest arrival.
-    ready = [(-orders[queue[0]][2], queue[0], sender, 0) for sender, queue in by_sender.items()]
-    heapq.heapify(ready)
-    kept: set[int] = set()
     gas = 0
-    while ready:
-        _, index, sender, position = heapq.heappop(ready)
+
+    def fits(index: int) -> bool:
+        nonlocal gas
         limit = orders[index][1].gas
         if gas + limit > block_gas_limit:
-            continue  # left out, and with it every later order of this sender
-        kept.add(index)
+            return False
         gas += limit
-        queue = by_sender[sender]
-        if position + 1 < len(queue):
-            following = queue[position + 1]
-            heapq.heappush(ready, (-orders[following][2], following, sender, position + 1))
+        return True
+
+    kept = set(execution_order(orders, fits))
     included = [order for index, order in enumerate(orders) if index in kept]
     left_out = [order for index, order in enumerate(orders) if index not in kept]
     return Packed(included, left_out, gas)

@@ -10,10 +10,9 @@ destroyed. The model never sees the backend, the ABI codec or JSON-RPC.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any, Iterable, Iterator, Sequence
 
-from sim.chain import AnvilBackend, Backend, MinedBlock, Order
+from sim.chain import AnvilBackend, Backend, MinedBlock, Order, RevmBackend
 from sim.chain.node import connected, fork_upstream_problem, node_uri
 from sim.protocol.artifacts import Artifact, load_artifacts
 from sim.protocol.blockspace import pack
@@ -73,6 +72,13 @@ class ProtocolSession:
         self._blocks_since_trim = 0
         self.block_space: tuple[int, int] | None = None  # (block_gas_limit, tx_gas_cap) once limited
         self._untracked_start: dict[str, int] = {}  # forked tokens: supply − tracked balances at the start
+        self._mempool: list[tuple[Order, int]] = []  # (order, the block it was first offered to) waiting for space
+        self._blocks_built = 0  # blocks built from the mempool (once block space is limited)
+
+    @property
+    def backend_name(self) -> str:
+        """``revm`` or ``anvil`` (:data:`BACKENDS`)."""
+        return self.backend.name
 
     @property
     def tx_count(self) -> int:
@@ -139,19 +145,40 @@ class ProtocolSession:
     def execute(self, orders: Sequence[Order], timestamp_s: int) -> MinedBlock:
         """Send ``orders`` (``(sender, call, gas_price_wei)``) and mine them into one block.
 
-        Once :meth:`limit_block_space` was called, only the orders that fit the block are sent
-        (:func:`~sim.protocol.blockspace.pack`); the others are the mined block's ``left_out``.
-        Raises :class:`~sim.protocol.blockspace.GasCapExceeded` for a call above the cap."""
+        Once :meth:`limit_block_space` was called, the block is built from the mempool: the orders
+        still waiting from earlier blocks (first, as they arrived first) and then ``orders``. Only
+        what fits the block is sent (:func:`~sim.protocol.blockspace.pack`: by gas price, then
+        arrival); the rest waits for the next block, in the mempool, with its bid. The mined block
+        says how long each transaction waited (``waited_blocks``) and what still waits
+        (``left_out``). Raises :class:`~sim.protocol.blockspace.GasCapExceeded` for a call above
+        the cap."""
         if self.block_space is None:
             mined = self.backend.execute(orders, timestamp_s)
+            mined.waited_blocks = [0] * len(mined.sent)
         else:
-            packed = pack(orders, *self.block_space)
-            mined = replace(self.backend.execute(packed.included, timestamp_s), left_out=packed.left_out)
+            mined = self._build_block(orders, timestamp_s)
         self._blocks_since_trim += 1
         if self.owns_node and self._blocks_since_trim >= self.trim_every_blocks:
             self.backend.trim_history()
             self._blocks_since_trim = 0
         return mined
+
+    def _build_block(self, orders: Sequence[Order], timestamp_s: int) -> MinedBlock:
+        self._blocks_built += 1
+        offered = [order for order, _ in self._mempool] + list(orders)
+        since = [block for _, block in self._mempool] + [self._blocks_built] * len(orders)
+        packed = pack(offered, *self.block_space)
+        included = {id(order) for order in packed.included}
+        mined = self.backend.execute(packed.included, timestamp_s)
+        # sent is in the order handed over, which is the offered order of the included ones
+        mined.waited_blocks = [self._blocks_built - block for order, block in zip(offered, since) if id(order) in included]
+        self._mempool = [(order, block) for order, block in zip(offered, since) if id(order) not in included]
+        mined.left_out = [order for order, _ in self._mempool]
+        return mined
+
+    def waiting_senders(self) -> set[str]:
+        """The senders with a transaction waiting in the mempool for block space."""
+        return {sender for (sender, _, _), _ in self._mempool}
 
     def check_setup(self, mined: MinedBlock, stage: str, who: str = "") -> None:
         """Raise :class:`~sim.protocol.deploy.SetupError` naming the first reverted transaction."""
@@ -214,14 +241,54 @@ def scenario_network_problem(scenario: Scenario, network_name: str) -> str | Non
     return None
 
 
+BACKENDS = ("revm", "anvil")
+"""The backends a run can use: ``revm`` (an EVM in this process, :class:`~sim.chain.RevmBackend`)
+and ``anvil`` (a node, :class:`~sim.chain.AnvilBackend`)."""
+
+
+class BackendError(ValueError):
+    """The backend asked for cannot run this scenario on this network (raised before anything starts)."""
+
+
+def is_fork_network(network: str) -> bool:
+    """Whether the Ape network choice ``network`` (``ecosystem:network[:provider]``) is a fork."""
+    parts = network.split(":")
+    return "fork" in (parts[1] if len(parts) > 1 else parts[0])
+
+
+def choose_backend(backend: str | None, network: str = DEFAULT_NETWORK, scenario: Scenario | None = None) -> str:
+    """The backend a run uses: ``backend`` when given, otherwise ``revm`` unless the run needs a
+    fork (a fork ``network``, or a scenario that names venues on a forked chain), then ``anvil``.
+
+    revm is the default because it runs the same bytecode with the same results without a node
+    (no JSON-RPC, no per-block state root: README, "Backends"); forks stay on anvil, which reads
+    the upstream chain as the fork tooling (:mod:`sim.fork`) expects. Raises
+    :class:`BackendError` for an unknown name, and for revm where a fork is needed."""
+    needs_fork = is_fork_network(network) or (scenario is not None and uses_fork_venues(scenario))
+    if backend is None:
+        return "anvil" if needs_fork else "revm"
+    if backend not in BACKENDS:
+        raise BackendError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
+    if backend == "revm" and needs_fork:
+        why = f"network {network!r} is a fork" if is_fork_network(network) else "the scenario names venues on a forked chain"
+        raise BackendError(f"the revm backend runs no fork ({why}): it does not fetch a forked chain's state; "
+                           "use --backend anvil")
+    return backend
+
+
 @contextmanager
 def open_session(
-    network: str = DEFAULT_NETWORK, artifacts: dict[str, Artifact] | None = None, owns_node: bool | None = None
+    network: str = DEFAULT_NETWORK, artifacts: dict[str, Artifact] | None = None, owns_node: bool | None = None,
+    backend: str = "anvil",
 ) -> Iterator[ProtocolSession]:
-    """A session on the node of Ape network ``network``, started when nothing is connected.
+    """A session on ``backend``: for ``anvil``, the node of Ape network ``network``, started when
+    nothing is connected; for ``revm``, a new in-process chain (``network`` unused), the run's alone.
 
     ``owns_node`` None: the session owns the node when it started it itself; ``ape run cascade``
     passes True for the node Ape started for that one command."""
+    if backend == "revm":
+        yield ProtocolSession(RevmBackend(), artifacts or load_artifacts(), owns_node=True)
+        return
     with connected(network) as (provider, started):
         owned = started if owns_node is None else owns_node
         yield ProtocolSession(AnvilBackend(node_uri(provider)), artifacts or load_artifacts(), owns_node=owned)

@@ -9,6 +9,7 @@ from sim.record.schema import EventKind, Side
 from sim.record.summary import (
     AdlFigures,
     BadDebtUsd,
+    BlockSpaceFigures,
     ByVenueCount,
     ByVenueUsd,
     DepthUsd,
@@ -54,6 +55,18 @@ def liquidation_figures(events: pd.DataFrame) -> LiquidationFigures:
             by_agent_type_usd={k: float(v) for k, v in adl.groupby("agent_type")["notional_usd"].sum().items()},
         ),
     )
+
+
+def block_space_figures(events: pd.DataFrame, blocks_at_gas_limit: int, txs_delayed: int, max_delay_blocks: int,
+                        mempool_txs: int) -> BlockSpaceFigures:
+    """The recorder's block-space counts, with the median inclusion delay of the liquidation
+    transactions in ``events`` (one per transaction, however many events it emitted)."""
+    median = None
+    if not events.empty:
+        liquidations = events[events["kind"].isin(list(EventKind.LIQUIDATIONS))].drop_duplicates("tx_hash")
+        if not liquidations.empty:
+            median = float(liquidations["inclusion_delay_blocks"].median())
+    return BlockSpaceFigures(blocks_at_gas_limit, txs_delayed, max_delay_blocks, median, mempool_txs)
 
 
 def price_figures(timeseries: pd.DataFrame, volatile: list[str]) -> tuple[dict[str, dict[str, float | None]], dict[str, float | None]]:

@@ -75,10 +75,14 @@ class Recorder:
     agents: Sequence[RecordedAgent]
     block_time_s: int
     tables_dir: Path | None = None  # where the tables are streamed; None keeps them in memory
+    gas_used_measured: bool = True  # False: the backend's gasUsed is not a chain's, events.gas_used is NaN
     start_equity: dict[str, int] = field(default_factory=dict)
     end_equity: dict[str, int] = field(default_factory=dict)
     failed_tx: int = 0
-    txs_left_out: int = 0  # transactions left out of their block for lack of block space, all blocks
+    blocks_at_gas_limit: int = 0  # blocks that could not take every transaction offered to them
+    txs_delayed: int = 0  # transactions a block took after they had waited in the mempool
+    max_inclusion_delay_blocks: int = 0  # the longest such wait
+    mempool_txs: int = 0  # transactions waiting in the mempool after the last block
 
     def __post_init__(self) -> None:
         self._who = {a.address.lower(): a for a in self.agents}
@@ -104,9 +108,9 @@ class Recorder:
 
     # ---------------------------------------------------------------- per block
 
-    def record_state(self, block: int, snapshot: Snapshot, txs_left_out: int = 0) -> None:
-        """One ``timeseries`` row per asset for the state after ``block``, whose block left
-        ``txs_left_out`` transactions out."""
+    def record_state(self, block: int, snapshot: Snapshot, mempool_txs: int = 0) -> None:
+        """One ``timeseries`` row per asset for the state after ``block``, after which
+        ``mempool_txs`` transactions wait in the mempool."""
         stable_decimals = self.protocol.stable.decimals
         external = self._external(block)
         net_delta: dict[str, int] = {}
@@ -116,7 +120,7 @@ class Recorder:
         common = {
             "insurance_fund_usd": units_float(snapshot.insurance_fund, stable_decimals),
             "perp_bad_debt_usd": units_float(snapshot.perp_bad_debt, stable_decimals),
-            "txs_left_out": txs_left_out,
+            "mempool_txs": mempool_txs,
         }
         for j, symbol in enumerate(self.prices.symbols):
             row: dict[str, Any] = dict.fromkeys(TIMESERIES_COLUMNS, NAN)
@@ -155,9 +159,15 @@ class Recorder:
 
     def record_block(self, block: int, mined: MinedBlock, before: Snapshot) -> None:
         """Decode the loss events of a mined block (``before`` gives liquidated sides for ADL) and
-        count its failed and left-out transactions."""
+        count its failed transactions and its use of block space."""
         self.failed_tx += len(mined.failed())
-        self.txs_left_out += len(mined.left_out)
+        self.blocks_at_gas_limit += bool(mined.left_out)
+        self.mempool_txs = len(mined.left_out)
+        waited = dict(zip((tx.tx_hash for tx in mined.sent), mined.waited_blocks))
+        delays = [w for w in mined.waited_blocks if w > 0]
+        self.txs_delayed += len(delays)
+        self.max_inclusion_delay_blocks = max([self.max_inclusion_delay_blocks, *delays])
+        bids = {tx.tx_hash: tx.gas_price_wei for tx in mined.sent}
         external = self._external(block)
         for receipt in mined.receipts:
             if receipt["status"] != "0x1":
@@ -165,11 +175,13 @@ class Recorder:
             for log in receipt["logs"]:
                 decoded = self._events.decode(log)
                 if decoded is not None:
-                    gas_used = receipt.get("gasUsed")
+                    gas_used = receipt.get("gasUsed") if self.gas_used_measured else NAN
                     if gas_used is None:
                         raise ValueError(f"transaction {decoded.tx_hash} emitted {decoded.name} but its receipt has no "
                                          "gasUsed: the session must record gas for the loss events (record_gas_used)")
-                    self.events.append(self._events.row(block, mined.timestamp_s, decoded, gas_used, before, external))
+                    row = self._events.row(block, mined.timestamp_s, decoded, gas_used, before, external)
+                    row.update(gas_price_wei=bids[decoded.tx_hash], inclusion_delay_blocks=waited[decoded.tx_hash])
+                    self.events.append(row)
 
     # ---------------------------------------------------------------- equity
 

@@ -58,23 +58,26 @@ def table_file(table: str) -> str:
 
 EVENT_COLUMNS: Final = (
     "block", "timestamp_s", "tx_hash", "log_index", "kind", "venue", "account", "agent_id", "agent_type",
-    "side", "asset", "counterparty", "counterparty_type", "notional_usd", "size", "gas_used",
+    "side", "asset", "counterparty", "counterparty_type", "notional_usd", "size", "gas_used", "gas_price_wei",
+    "inclusion_delay_blocks",
 )
-"""``events.parquet``: one row per loss event (liquidation, deficit, ADL fill, bad debt);
-``gas_used`` is the gas the emitting transaction used (its receipt's ``gasUsed``), shared by the
-events of one transaction."""
+"""``events.parquet``: one row per loss event (liquidation, deficit, ADL fill, bad debt). The last
+three describe the emitting transaction, shared by the events of one transaction: ``gas_used``
+(its receipt's ``gasUsed``), ``gas_price_wei`` (its bid) and ``inclusion_delay_blocks`` (how many
+blocks it waited in the mempool for block space before a block took it; 0: the first block it was
+offered to)."""
 
 TIMESERIES_COLUMNS: Final = (
     "block", "timestamp_s", "time_s", "asset", "external_price_usd", "amm_price_usd", "oracle_price_usd",
     "mark_price_usd", "index_price_usd", "margin_price_usd", "pool_depth_usd", "lending_supplied_usd", "lending_debt_usd",
     "lending_deficit_usd", "open_interest_long_usd", "open_interest_short_usd", "insurance_fund_usd",
-    "perp_bad_debt_usd", "funding_cumulative_usd_per_base", "market_maker_net_delta_usd", "txs_left_out",
+    "perp_bad_debt_usd", "funding_cumulative_usd_per_base", "market_maker_net_delta_usd", "mempool_txs",
 )
 """``timeseries.parquet``: one row per block and asset (``time_s`` = block × block time).
 ``mark_price_usd`` is the perp vAMM's price; ``margin_price_usd`` what the market's margin checks
-read (vAMM, index or median mark, by its ``margin_price_source``); ``txs_left_out`` counts the
-block's transactions that did not fit its gas limit and were not sent (the same on every asset's
-row of a block; 0 at block 0)."""
+read (vAMM, index or median mark, by its ``margin_price_source``); ``mempool_txs`` counts the
+transactions waiting in the mempool after the block because they did not fit its gas limit (the
+same on every asset's row of a block; 0 at block 0)."""
 
 AGENT_COLUMNS: Final = (
     "agent_id", "agent_type", "address", "start_equity_usd", "end_equity_usd", "pnl_usd", "failed_tx",

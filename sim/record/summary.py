@@ -121,6 +121,18 @@ class AgentFigures:
 
 
 @dataclass(frozen=True)
+class BlockSpaceFigures:
+    """How full the blocks were: transactions that did not fit a block's gas limit waited in the
+    mempool for a later one (a gas auction among liquidators shows here)."""
+
+    blocks_at_gas_limit: int  # blocks that could not take every transaction offered to them
+    txs_delayed: int  # transactions taken after waiting at least one block
+    max_inclusion_delay_blocks: int
+    liquidation_inclusion_delay_blocks_median: float | None  # over the liquidation transactions (events)
+    mempool_txs_at_end: int  # still waiting after the last block (never sent)
+
+
+@dataclass(frozen=True)
 class ShockBlocks:
     start_block: int | None
     end_block: int | None
@@ -134,11 +146,12 @@ class Summary:
     seed: int
     blocks: int
     block_time_s: int
+    backend: str  # "revm" or "anvil": where the contracts ran (the tables are the same on both)
     tx_count: int
     failed_tx_count: int
-    txs_left_out: int  # transactions left out of their block for lack of block space (never sent)
     wall_s: float
     shock: ShockBlocks
+    block_space: BlockSpaceFigures
     liquidations: LiquidationFigures | None = field(default=None, metadata=FLATTEN)
     markets: MarketFigures | None = field(default=None, metadata=FLATTEN)
     agents: AgentFigures | None = field(default=None, metadata=FLATTEN)

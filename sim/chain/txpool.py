@@ -1,0 +1,41 @@
+"""The order in which a node takes a block's pending transactions, shared by the block builders.
+
+anvil (automine off) executes its pending pool by falling gas price, then by arrival; one
+sender's transactions stay in nonce order: a sender's next transaction becomes eligible only once
+the one before it is in. :func:`execution_order` walks orders the same way; the in-process backend
+(:mod:`sim.chain.revm`) executes a block in this order, and the protocol layer's block space
+(:func:`sim.protocol.blockspace.pack`) decides what fits with it, so both backends include the same
+transactions in the same order.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Callable, Sequence
+
+from sim.chain.backend import Order
+
+
+def execution_order(orders: Sequence[Order], admit: Callable[[int], bool] | None = None) -> list[int]:
+    """The indices of ``orders`` in the order the node executes them.
+
+    ``admit`` (optional) is asked about each order in that order; one it refuses is skipped, and
+    so is every later order of its sender (their nonces would follow a transaction that is not
+    there). The walk goes on after a refusal: a later order of another sender may still be taken."""
+    by_sender: dict[str, list[int]] = {}
+    for index, (sender, _, _) in enumerate(orders):
+        by_sender.setdefault(sender, []).append(index)
+    # the eligible set: each sender's next order, best bid first, then the earliest arrival
+    ready = [(-orders[queue[0]][2], queue[0], sender, 0) for sender, queue in by_sender.items()]
+    heapq.heapify(ready)
+    taken: list[int] = []
+    while ready:
+        _, index, sender, position = heapq.heappop(ready)
+        if admit is not None and not admit(index):
+            continue  # skipped, and with it every later order of this sender
+        taken.append(index)
+        queue = by_sender[sender]
+        if position + 1 < len(queue):
+            following = queue[position + 1]
+            heapq.heappush(ready, (-orders[following][2], following, sender, position + 1))
+    return taken

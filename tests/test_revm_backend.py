@@ -1,0 +1,191 @@
+"""The two backends side by side on the same transactions: the in-process revm one and the test
+node (anvil). A reverted transaction is reported alike (the same custom error, decoded), a block
+that cannot hold what is offered carries the rest to the next block in the same order on both
+with the same transaction hashes, and a checkpoint puts everything back."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import pytest
+
+from sim.chain import GWEI, AnvilBackend, Call, RevmBackend, create_address
+from sim.chain.abi import encode_constructor
+from sim.chain.node import node_uri
+from sim.chain.revm import impersonated_tx_hash
+from sim.protocol import ProtocolSession, SetupError, load_artifacts
+from sim.protocol.deploy import check_block
+
+# fresh addresses (no test account): nonce 0 on both chains, so the token lands at the same address
+DEPLOYER = "0x" + "d1" * 20
+ALICE, BOB, CAROL, DAVE = ("0x" + byte * 20 for byte in ("a1", "b2", "c3", "e4"))
+HOLDERS = (ALICE, BOB, CAROL, DAVE, DEPLOYER)  # each minted 10**6 after the deployment
+TRANSFER_GAS = 60_000  # every transfer carries this limit, so a block's capacity is a count
+BLOCK_GAS = 2 * TRANSFER_GAS + TRANSFER_GAS // 2  # room for two transfers, not three
+
+
+@contextmanager
+def on_backend(name: str, networks) -> Iterator:
+    """A backend in control of its chain: a new in-process one, or the test node, put back afterwards."""
+    if name == "revm":
+        yield RevmBackend()
+        return
+    node = AnvilBackend(node_uri(networks.provider))
+    state = node.checkpoint()
+    node.take_control()
+    try:
+        yield node
+    finally:
+        node.restore(state)
+
+
+@pytest.fixture(params=["anvil", "revm"])
+def backend(request, networks):
+    with on_backend(request.param, networks) as chain:
+        yield chain
+
+
+@pytest.fixture(scope="module")
+def token_artifact():
+    return load_artifacts()["SimToken"]
+
+
+def next_timestamp(backend) -> int:
+    return backend.head()[1] + 12
+
+
+def deploy_token(backend, artifact) -> str:
+    backend.fund_gas(HOLDERS)
+    nonce = backend.nonce_of(DEPLOYER)
+    creation = Call(None, encode_constructor(artifact.bytecode, artifact.constructor_types, ("Token", "TKN", 18)), "deploy",
+                    gas=3_000_000)
+    mined = backend.execute([(DEPLOYER, creation, GWEI)], next_timestamp(backend))
+    assert [r["status"] for r in mined.receipts] == ["0x1"]
+    token = create_address(DEPLOYER, nonce)
+    mint = [(DEPLOYER, Call(token, artifact.codec.encode_call("mint", holder, 10**6), "mint", gas=120_000), GWEI)
+            for holder in HOLDERS]
+    assert {r["status"] for r in backend.execute(mint, next_timestamp(backend)).receipts} == {"0x1"}
+    return token
+
+
+def transfer(artifact, token: str, sender: str, amount: int, label: str, gas_price: int) -> tuple:
+    call = Call(token, artifact.codec.encode_call("transfer", DEPLOYER, amount), label, (DEPLOYER, amount), gas=TRANSFER_GAS,
+                contract="SimToken")
+    return (sender, call, gas_price)
+
+
+def balance(backend, artifact, token: str, holder: str) -> int:
+    raw = backend.call_many([(token, artifact.codec.encode_call("balanceOf", holder))])[0]
+    return artifact.codec.decode_output("balanceOf", raw)[0]
+
+
+# -------------------------------------------------------------------- a reverted transaction
+
+
+def reverted_transfer(backend, artifact) -> tuple[str, str, str]:
+    """A transfer of more than the sender holds: its status, its decoded revert and the set-up
+    check's message."""
+    token = deploy_token(backend, artifact)
+    mined = backend.execute([transfer(artifact, token, ALICE, 10**6 + 1, "transfer", GWEI)], next_timestamp(backend))
+    (receipt,) = mined.receipts
+    decoded = artifact.codec.decode_error(backend.revert_data(receipt["transactionHash"]))
+    with pytest.raises(SetupError) as raised:
+        check_block(backend, mined, "paying", [artifact.codec])
+    return receipt["status"], decoded, str(raised.value)
+
+
+def test_a_reverted_transaction_is_reported_alike_on_both_backends(networks, token_artifact):
+    reports = {}
+    for name in ("anvil", "revm"):
+        with on_backend(name, networks) as chain:
+            reports[name] = reverted_transfer(chain, token_artifact)
+    status, decoded, message = reports["revm"]
+    # OpenZeppelin's ERC20InsufficientBalance(sender, balance, needed), with the numbers of the rule
+    expected = f"ERC20InsufficientBalance({ALICE}, {10**6}, {10**6 + 1})"
+    assert (status, decoded) == ("0x0", expected)
+    assert message.endswith(f"-> {expected}") and "paying: 1 transaction(s) reverted" in message
+    assert reports["anvil"] == reports["revm"]
+
+
+# -------------------------------------------------------------------- block space
+
+
+def carried_blocks(backend, artifact) -> list[list[tuple]]:
+    """Three blocks with room for two transfers each, offered five transfers and then one more:
+    per block, ``(sender, label, nonce, tx_hash, waited_blocks)`` in the order the block ran them,
+    then what still waits."""
+    token = deploy_token(backend, artifact)
+    session = ProtocolSession(backend, {"SimToken": artifact})
+    session.limit_block_space(BLOCK_GAS, TRANSFER_GAS)
+    first = [
+        transfer(artifact, token, ALICE, 1, "a1", 3 * GWEI),
+        transfer(artifact, token, ALICE, 1, "a2", 9 * GWEI),  # behind a1 (nonce order) whatever it bids
+        transfer(artifact, token, BOB, 1, "b1", 5 * GWEI),
+        transfer(artifact, token, CAROL, 1, "c1", 5 * GWEI),  # bids as b1, arrived after it
+        transfer(artifact, token, DAVE, 1, "d1", 1 * GWEI),
+    ]
+    later = [[transfer(artifact, token, DEPLOYER, 1, "late", 4 * GWEI)], []]
+    outcome = []
+    for orders in [first, *later]:
+        mined = session.execute(orders, next_timestamp(backend))
+        by_hash = {tx.tx_hash: (tx, waited) for tx, waited in zip(mined.sent, mined.waited_blocks)}
+        ran = [(by_hash[r["transactionHash"]][0], by_hash[r["transactionHash"]][1], r["status"]) for r in mined.receipts]
+        outcome.append([(tx.sender, tx.call.action, tx.nonce, tx.tx_hash, waited, status) for tx, waited, status in ran]
+                       + [("waiting", call.action) for _, call, _ in mined.left_out])
+    return outcome
+
+
+def test_what_a_full_block_cannot_hold_waits_and_runs_next_block_in_the_same_order_on_both(networks, token_artifact):
+    outcomes = {}
+    for name in ("anvil", "revm"):
+        with on_backend(name, networks) as chain:
+            outcomes[name] = carried_blocks(chain, token_artifact)
+    labels = [[row[1] for row in block] for block in outcomes["revm"]]
+    # by bid, then arrival, one sender's in nonce order; two transfers a block; what waits is listed after:
+    # block 1: b1 (5), c1 (5, arrived later); a1 (3), a2 (behind a1) and d1 (1) wait
+    # block 2: "late" (4, new) beats a1 (3), and a1 fills the block; a2 and d1 wait
+    # block 3: a2 (9, eligible now a1 is in), d1
+    assert labels == [["b1", "c1", "a1", "a2", "d1"], ["late", "a1", "a2", "d1"], ["a2", "d1"]]
+    ran = [[row for row in block if row[0] != "waiting"] for block in outcomes["revm"]]
+    assert [[(label, waited) for _, label, _, _, waited, _ in block] for block in ran] == [
+        [("b1", 0), ("c1", 0)], [("late", 0), ("a1", 1)], [("a2", 2), ("d1", 2)]]
+    assert {status for block in ran for *_, status in block} == {"0x1"}
+    deployer_nonce = 1 + len(HOLDERS)  # the creation, then one mint per holder
+    nonces = {label: nonce for block in ran for _, label, nonce, _, _, _ in block}
+    assert nonces == {"b1": 0, "c1": 0, "late": deployer_nonce, "a1": 0, "a2": 1, "d1": 0}
+    assert outcomes["anvil"] == outcomes["revm"]  # same order, same nonces, same hashes, same waits
+
+
+def test_a_transaction_hash_is_anvils_for_an_impersonated_sender(backend, token_artifact):
+    token = deploy_token(backend, token_artifact)
+    sender, call, price = transfer(token_artifact, token, BOB, 7, "transfer", 2 * GWEI + 3)
+    nonce = backend.nonce_of(BOB)
+    mined = backend.execute([(sender, call, price)], next_timestamp(backend))
+    assert mined.sent[0].tx_hash == impersonated_tx_hash(BOB, nonce, 2 * GWEI + 3, TRANSFER_GAS, token, 0, call.data)
+
+
+# -------------------------------------------------------------------- checkpoints
+
+
+def test_restoring_a_checkpoint_leaves_the_chain_as_it_was(backend, token_artifact):
+    token = deploy_token(backend, token_artifact)
+    head, nonce = backend.head(), backend.nonce_of(DEPLOYER)
+    before = [balance(backend, token_artifact, token, holder) for holder in (ALICE, BOB, DEPLOYER)]
+    checkpoint = backend.checkpoint()
+    moved = backend.execute([transfer(token_artifact, token, ALICE, 400, "t", GWEI),
+                             transfer(token_artifact, token, BOB, 10**7, "too much", GWEI)], next_timestamp(backend))
+    assert [r["status"] for r in moved.receipts] == ["0x1", "0x0"]
+    second = create_address(DEPLOYER, nonce)
+    creation = Call(None, encode_constructor(token_artifact.bytecode, token_artifact.constructor_types, ("B", "B", 6)),
+                    "deploy", gas=3_000_000)
+    backend.execute([(DEPLOYER, creation, GWEI)], next_timestamp(backend))
+    assert backend.code_at(second) != "0x" and balance(backend, token_artifact, token, ALICE) == before[0] - 400
+    backend.restore(checkpoint)
+    assert backend.head() == head
+    assert backend.nonce_of(DEPLOYER) == nonce
+    assert backend.code_at(second) == "0x"
+    assert [balance(backend, token_artifact, token, holder) for holder in (ALICE, BOB, DEPLOYER)] == before
+    # and the chain goes on from there: the next creation lands where the undone one did
+    backend.execute([(DEPLOYER, creation, GWEI)], next_timestamp(backend))
+    assert backend.code_at(second) != "0x"
