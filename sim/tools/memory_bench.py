@@ -1,7 +1,7 @@
 """The long-run memory check: one long ``ape run cascade`` with its memory sampled throughout.
 
 ``python -m sim.tools.memory_bench`` (``make bench-memory``) runs ``scenarios/calm.yaml`` for
-``--blocks`` blocks (100,000 by default) in a child process, samples the resident memory of that
+``--blocks`` blocks (100,000 by default) in a child process (on anvil unless ``--backend revm``), samples the resident memory of that
 process and of every process under it (the node) once a second, and prints and writes the peaks:
 Python's, the node's, and the two together at any one instant, with the wall time. The target is
 a whole run at 1 GB or less, Python and node together.
@@ -62,8 +62,11 @@ def sample_run(command: list[str], interval_s: float = 1.0) -> dict[str, float]:
 
 @click.command()
 @click.option("--blocks", default=100_000, show_default=True, help="Blocks of scenarios/calm.yaml to run.")
+@click.option("--backend", type=click.Choice(["anvil", "revm"]), default="anvil", show_default=True,
+              help="anvil: the node drops its old blocks (the long-run setting); revm's journal grows with every "
+                   "transaction (README, \"Backends\").")
 @click.option("--out", "out_path", default="bench/memory.json", show_default=True, type=click.Path(path_type=Path))
-def main(blocks: int, out_path: Path) -> None:
+def main(blocks: int, backend: str, out_path: Path) -> None:
     """Run calm for BLOCKS blocks and report its peak memory, Python and node together."""
     scenario = yaml.safe_load((ROOT / "scenarios" / "calm.yaml").read_text())
     scenario["blocks"] = blocks
@@ -71,9 +74,9 @@ def main(blocks: int, out_path: Path) -> None:
         path = Path(work) / "calm-long.yaml"
         path.write_text(yaml.safe_dump(scenario, sort_keys=False))
         command = [str(ROOT / ".venv" / "bin" / "ape"), "run", "cascade", "--scenario", str(path),
-                   "--out", str(Path(work) / "out"), "--no-progress"]
-        print(f"running calm for {blocks:,} blocks ...", file=sys.stderr, flush=True)
-        result = {"scenario": "calm", "blocks": blocks, **sample_run(command)}
+                   "--out", str(Path(work) / "out"), "--no-progress", "--backend", backend]
+        print(f"running calm for {blocks:,} blocks on {backend} ...", file=sys.stderr, flush=True)
+        result = {"scenario": "calm", "blocks": blocks, "backend": backend, **sample_run(command)}
         tables = pd_rows(Path(work) / "out" / "timeseries.parquet")
     result["timeseries_rows"] = tables
     result["blocks_per_s"] = round(blocks / result["wall_s"], 1)
