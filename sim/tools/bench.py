@@ -297,8 +297,9 @@ def ratios(runs: list[dict[str, Any]], monte_carlo: dict[str, Any] | None = None
     return out
 
 
-def _cell(row: dict[str, Any], key: str, fmt: str) -> str:
-    return format(row[key], fmt) if key in row else "-"
+def _cell(row: dict[str, Any], key: str, fmt: str, width: int) -> str:
+    """``row[key]`` in ``fmt``, or a dash (a revm row has no replay or naive figure), ``width`` wide."""
+    return format(row[key], fmt) if key in row else "-".rjust(width)
 
 
 def table(runs: list[dict[str, Any]]) -> str:
@@ -309,7 +310,7 @@ def table(runs: list[dict[str, Any]]) -> str:
         over = f"{r['tx_per_s'] / r['replay_tx_per_s']:.2f}" if "replay_tx_per_s" in r else "-"
         lines.append(
             f"{r['backend']:>7} {r['agents']:>7,} {r['tx']:>9,} {r['blocks']:>6} {r['wall_s']:>8.1f} {r['tx_per_s']:>8,.0f} "
-            f"{100 * r['chain_s'] / r['wall_s']:>6.0f} {_cell(r, 'replay_tx_per_s', '>8,.0f')} {_cell(r, 'naive_tx_per_s', '>6.1f')} "
+            f"{100 * r['chain_s'] / r['wall_s']:>6.0f} {_cell(r, 'replay_tx_per_s', '>8,.0f', 8)} {_cell(r, 'naive_tx_per_s', '>6.1f', 6)} "
             f"{over:>10} {r['peak_rss_mb_python']:>7,.0f} {r['peak_rss_mb_node']:>8,.0f}"
         )
     return "\n".join(lines)
