@@ -1,21 +1,29 @@
 """The two backends side by side on the same transactions: the in-process revm one and the test
 node (anvil). A reverted transaction is reported alike (the same custom error, decoded), a block
 that cannot hold what is offered carries the rest to the next block in the same order on both
-with the same transaction hashes, and a checkpoint puts everything back."""
+with the same transaction hashes, and a checkpoint puts everything back. Then which backend a run
+gets, and the refusal of revm where a fork is needed."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from sim.chain import GWEI, AnvilBackend, Call, RevmBackend, create_address
 from sim.chain.abi import encode_constructor
-from sim.chain.node import node_uri
+from sim.chain.node import FORK_NETWORK, node_uri
 from sim.chain.revm import impersonated_tx_hash
-from sim.protocol import ProtocolSession, SetupError, load_artifacts
+from sim.protocol import DEFAULT_NETWORK, BackendError, ProtocolSession, SetupError, choose_backend, load_artifacts
 from sim.protocol.deploy import check_block
+from sim.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # fresh addresses (no test account): nonce 0 on both chains, so the token lands at the same address
 DEPLOYER = "0x" + "d1" * 20
@@ -189,3 +197,33 @@ def test_restoring_a_checkpoint_leaves_the_chain_as_it_was(backend, token_artifa
     # and the chain goes on from there: the next creation lands where the undone one did
     backend.execute([(DEPLOYER, creation, GWEI)], next_timestamp(backend))
     assert backend.code_at(second) != "0x"
+
+
+# -------------------------------------------------------------------- choosing a backend
+
+
+def test_revm_is_the_default_unless_a_fork_is_needed_and_revm_on_a_fork_is_refused_by_name():
+    fork_demo = load_scenario(ROOT / "scenarios" / "fork-demo.yaml")  # venues on a forked chain
+    oct10 = load_scenario(ROOT / "scenarios" / "oct10.yaml")
+    assert choose_backend(None, DEFAULT_NETWORK, oct10) == "revm"
+    assert choose_backend(None, FORK_NETWORK, oct10) == "anvil"
+    assert choose_backend(None, DEFAULT_NETWORK, fork_demo) == "anvil"
+    assert choose_backend("anvil", DEFAULT_NETWORK, oct10) == "anvil"
+    with pytest.raises(BackendError, match="network 'ethereum:mainnet-fork:foundry' is a fork.*use --backend anvil"):
+        choose_backend("revm", FORK_NETWORK, oct10)
+    with pytest.raises(BackendError, match="the scenario names venues on a forked chain"):
+        choose_backend("revm", DEFAULT_NETWORK, fork_demo)
+    with pytest.raises(BackendError, match="'evm' is not one of revm, anvil"):
+        choose_backend("evm", DEFAULT_NETWORK, oct10)
+
+
+def test_the_cli_refuses_revm_on_a_fork_with_exit_2_before_anything_starts(tmp_path):
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("ape")), "run", "cascade", "--scenario", str(ROOT / "scenarios" / "calm.yaml"),
+         "--out", str(out), "--backend", "revm", "--network", FORK_NETWORK],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "SIM_UPSTREAM_RPC": ""},
+    )
+    assert done.returncode == 2, done.stderr
+    assert "the revm backend runs no fork" in done.stderr and "--backend anvil" in done.stderr
+    assert not out.exists()
