@@ -91,28 +91,35 @@ def balance(backend, artifact, token: str, holder: str) -> int:
 # -------------------------------------------------------------------- a reverted transaction
 
 
-def reverted_transfer(backend, artifact) -> tuple[str, str, str]:
-    """A transfer of more than the sender holds: its status, its decoded revert and the set-up
-    check's message."""
+def reverted_transactions(backend, artifact) -> tuple[list[tuple], str]:
+    """Three transactions that fail — a transfer of more than the sender holds (a custom error), a
+    call of no function (a bare revert) and a transfer with too little gas (a halt) — each as
+    status, revert data and decoded error; and the set-up check's message for the block."""
     token = deploy_token(backend, artifact)
-    mined = backend.execute([transfer(artifact, token, ALICE, 10**6 + 1, "transfer", GWEI)], next_timestamp(backend))
-    (receipt,) = mined.receipts
-    decoded = artifact.codec.decode_error(backend.revert_data(receipt["transactionHash"]))
+    no_function = Call(token, "0xdeadbeef", "noSuchFunction", gas=TRANSFER_GAS)
+    starved = Call(token, artifact.codec.encode_call("transfer", DEPLOYER, 1), "transfer", gas=23_000)
+    mined = backend.execute([transfer(artifact, token, ALICE, 10**6 + 1, "transfer", 3 * GWEI),
+                             (BOB, no_function, 2 * GWEI), (CAROL, starved, GWEI)], next_timestamp(backend))
+    outcomes = []
+    for receipt in mined.receipts:
+        data = backend.revert_data(receipt["transactionHash"])
+        outcomes.append((receipt["status"], data, artifact.codec.decode_error(data) if data else None))
     with pytest.raises(SetupError) as raised:
         check_block(backend, mined, "paying", [artifact.codec])
-    return receipt["status"], decoded, str(raised.value)
+    return outcomes, str(raised.value)
 
 
 def test_a_reverted_transaction_is_reported_alike_on_both_backends(networks, token_artifact):
     reports = {}
     for name in ("anvil", "revm"):
         with on_backend(name, networks) as chain:
-            reports[name] = reverted_transfer(chain, token_artifact)
-    status, decoded, message = reports["revm"]
+            reports[name] = reverted_transactions(chain, token_artifact)
+    outcomes, message = reports["revm"]
     # OpenZeppelin's ERC20InsufficientBalance(sender, balance, needed), with the numbers of the rule
     expected = f"ERC20InsufficientBalance({ALICE}, {10**6}, {10**6 + 1})"
-    assert (status, decoded) == ("0x0", expected)
-    assert message.endswith(f"-> {expected}") and "paying: 1 transaction(s) reverted" in message
+    assert [(status, decoded) for status, _, decoded in outcomes] == [("0x0", expected), ("0x0", None), ("0x0", None)]
+    assert [data is None for _, data, _ in outcomes] == [False, True, True]  # no data: none, as the node's tracer says
+    assert message.endswith(f"-> {expected}") and "paying: 3 transaction(s) reverted" in message
     assert reports["anvil"] == reports["revm"]
 
 

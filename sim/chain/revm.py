@@ -189,7 +189,8 @@ class RevmBackend(Backend):
                     log_index += 1
             else:
                 failed.append(tx_hash)
-                self._revert_data[tx_hash] = revert
+                if revert is not None:
+                    self._revert_data[tx_hash] = revert
             # every receipt carries gasUsed: here it costs nothing (the node looks up only gas_used_topics')
             receipts.append({"transactionHash": tx_hash, "status": "0x1" if result.is_success else "0x0", "logs": logs,
                              "gasUsed": result.gas_used})
@@ -200,7 +201,7 @@ class RevmBackend(Backend):
         return MinedBlock(number, timestamp_s, receipts, [sent[index] for index in sorted(sent)])
 
     def _transact(self, sender: str, call: Any, gas_price: int, nonce: int) -> tuple[Any, str | None]:
-        """Run one transaction; its pyrevm result and, when it failed, its revert data (0x-hex)."""
+        """Run one transaction; its pyrevm result and, when it reverted with data, that data (0x-hex)."""
         evm = self._evm
         evm.reset_transient_storage()  # EIP-1153: transient storage lives for one transaction
         data = bytes.fromhex(call.data[2:])
@@ -216,7 +217,8 @@ class RevmBackend(Backend):
             if result is None:  # refused before execution: no block would take it
                 raise RpcError("eth_sendTransaction", f"{call.action} from {sender}: {error}") from None
             found = _REVERT_OUTPUT.search(str(error))
-            return result, found.group(1).lower() if found else "0x"
+            output = found.group(1).lower() if found else "0x"
+            return result, output if output != "0x" else None  # no data (a halt, a bare revert): None, as the node's tracer
 
     def _align_nonce(self, sender: str, nonce: int) -> None:
         account = self._evm.basic(sender)
