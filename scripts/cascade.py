@@ -3,8 +3,8 @@
 Thin: checks the scenario, the backend and the output directory before any node starts (a bad
 file, a backend that cannot run it or an unusable ``--out`` exits with code 2 and says which),
 then calls :func:`sim.run_cascade` and prints where the report is. The revm backend (the default
-unless the run needs a fork) starts no node at all; anvil starts one for the run on a port of its
-own (``--network`` chooses which network). Exit codes: 0 done, 1 the run failed, 2 bad input,
+unless the run needs a node: a ``--network``, fork venues, a long run) starts no node at all;
+anvil starts one for the run on a port of its own, on ``--network`` when given. Exit codes: 0 done, 1 the run failed, 2 bad input,
 130 / 143 interrupted by SIGINT / SIGTERM (what was recorded is in ``--out``).
 """
 
@@ -18,7 +18,8 @@ from ape.logging import logger
 from sim import OutputDirError, RunFailed, RunInterrupted, ScenarioError, load_scenario, output_names, run_cascade
 from sim.chain.node import fork_upstream_problem, lean_anvil
 from sim.files import check_output_dir
-from sim.protocol import BACKENDS, DEFAULT_NETWORK, BackendError, SetupError, choose_backend, scenario_network_problem
+from sim.protocol import BACKENDS, DEFAULT_NETWORK, LONG_RUN_BLOCKS, BackendError, SetupError, choose_backend, scenario_network_problem
+from sim.protocol.session import network_name
 
 lean_anvil()  # before `ape run` connects the provider (see sim/chain/node.py)
 
@@ -38,7 +39,7 @@ def _early_problem(argv: list[str]) -> str | None:
     network, backend = _argument(argv, "--network"), _argument(argv, "--backend")
     if backend == "revm":
         try:
-            choose_backend(backend, network or DEFAULT_NETWORK)
+            choose_backend(backend, network or None)
         except BackendError as error:
             return str(error)
         return None
@@ -66,30 +67,34 @@ def _out_dir(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
     return value
 
 
-def _network(ctx: click.Context, param: click.Parameter, value) -> str:
-    """The Ape network choice as text (``ecosystem:network:provider``); Ape checked that it exists."""
-    return value if isinstance(value, str) else f"{value.network.choice}:{value.name}"
+def _network(ctx: click.Context, param: click.Parameter, value) -> str | None:
+    """The Ape network choice as text (``ecosystem:network:provider``; Ape checked that it exists),
+    or None when none was named."""
+    if value is None or isinstance(value, str):
+        return value
+    return f"{value.network.choice}:{value.name}"
 
 
 @click.command(short_help="Run a cascade scenario and write its report")
-@click.option("--network", default=DEFAULT_NETWORK, type=NetworkChoice(), callback=_network, show_default=True,
-              help="Ape network of the anvil backend (a fork network needs --backend anvil).")
+@click.option("--network", default=None, type=NetworkChoice(), callback=_network,
+              help=f"Ape network the anvil backend runs on (default {DEFAULT_NETWORK}); naming one chooses anvil.")
 @click.option("--backend", type=click.Choice(BACKENDS), default=None,
-              help="revm: the contracts run in this process (default unless the run needs a fork); anvil: on a node.")
+              help="revm: the contracts run in this process (default unless the run needs a node: a --network, fork venues, "
+                   f"more than {LONG_RUN_BLOCKS:,} blocks); anvil: on a node.")
 @click.option("--scenario", "scenario", required=True, callback=_scenario, help="Scenario YAML file.")
 @click.option("--overwrite", is_flag=True, is_eager=True,
               help="Replace --out even when it holds files that are not a run's outputs (they are deleted).")
 @click.option("--out", "out_dir", required=True, callback=_out_dir, type=click.Path(path_type=Path),
               help="Output directory; replaced as a whole when the run ends.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def cli(network: str, backend: str | None, scenario, overwrite: bool, out_dir: Path, no_progress: bool) -> None:
+def cli(network: str | None, backend: str | None, scenario, overwrite: bool, out_dir: Path, no_progress: bool) -> None:
     logger.set_level("WARNING")
     try:
         backend = choose_backend(backend, network, scenario)
     except BackendError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
-    problem = scenario_network_problem(scenario, network.split(":")[1]) if backend == "anvil" else None
+    problem = scenario_network_problem(scenario, network_name(network or DEFAULT_NETWORK)) if backend == "anvil" else None
     if problem:
         click.echo(f"error: {problem}", err=True)
         sys.exit(2)

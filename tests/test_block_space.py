@@ -11,6 +11,7 @@ import pytest
 
 from sim.agents.liquidator import MAX_ADL_COUNTERPARTIES
 from sim.chain import Call
+from sim.chain.txpool import RisingBidError
 from sim.model import RunFailed, run_cascade
 from sim.protocol import GasCapExceeded, ProtocolSession, gas_limit, pack, perp_liquidation_gas
 from sim.protocol.gas import ADL_COUNTERPARTY_GAS, FALLBACK_GAS, GAS_LIMITS, PERP_LIQUIDATION_BASE_GAS
@@ -69,14 +70,22 @@ def test_once_a_senders_order_is_left_out_its_later_orders_are_too():
     assert packed.gas == 90
 
 
-def test_a_senders_later_order_waits_for_its_earlier_one_even_with_a_higher_bid():
-    # nonce order: A's second order cannot go before A's first, whatever it bids; B's order,
-    # bidding between them, is taken after A's first, then A's second (now eligible, best bid)
-    orders = [order(A, 40, 1, "a1"), order(A, 40, 9, "a2"), order(B, 40, 5, "b")]
+def test_a_senders_later_order_waits_for_its_earlier_one_though_another_bid_between():
+    # nonce order: A's second order (same bid) cannot go before A's first; B's order, bidding more,
+    # goes first; then A's first, then A's second
+    orders = [order(A, 40, 1, "a1"), order(A, 40, 1, "a2"), order(B, 40, 5, "b")]
     packed = pack(orders, 80, 80)
     # the node's order: b (5 beats a1's 1), then a1, then a2; 80 gas holds b and a1
     assert labels(packed.included) == ["a1", "b"]
     assert labels(packed.left_out) == ["a2"]
+
+
+def test_a_sender_whose_later_order_bids_more_is_refused_naming_it():
+    # anvil drops such a transaction from the block (neither mined nor pending): never sent
+    orders = [order(A, 40, 1, "a1"), order(A, 40, 9, "a2"), order(B, 40, 5, "b")]
+    with pytest.raises(RisingBidError, match=rf"{A}'s a2 bids 9 wei, more than its earlier transaction of the block \(1\)"):
+        pack(orders, 80, 80)
+    assert labels(pack(orders[:1] + [order(A, 40, 1, "a2")], 80, 80).included) == ["a1", "a2"]  # an equal bid is fine
 
 
 def test_a_call_above_the_cap_names_the_action_and_both_numbers():

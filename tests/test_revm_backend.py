@@ -7,6 +7,7 @@ gets, and the refusal of revm where a fork is needed."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -15,11 +16,11 @@ from typing import Iterator
 
 import pytest
 
-from sim.chain import GWEI, AnvilBackend, Call, RevmBackend, create_address
+from sim.chain import GWEI, AnvilBackend, Call, RevmBackend, RpcError, create_address
 from sim.chain.abi import encode_constructor
 from sim.chain.node import FORK_NETWORK, node_uri
 from sim.chain.revm import impersonated_tx_hash
-from sim.protocol import DEFAULT_NETWORK, BackendError, ProtocolSession, SetupError, choose_backend, load_artifacts
+from sim.protocol import DEFAULT_NETWORK, LONG_RUN_BLOCKS, BackendError, ProtocolSession, SetupError, choose_backend, load_artifacts
 from sim.protocol.deploy import check_block
 from sim.scenario import load_scenario
 
@@ -135,7 +136,7 @@ def carried_blocks(backend, artifact) -> list[list[tuple]]:
     session.limit_block_space(BLOCK_GAS, TRANSFER_GAS)
     first = [
         transfer(artifact, token, ALICE, 1, "a1", 3 * GWEI),
-        transfer(artifact, token, ALICE, 1, "a2", 9 * GWEI),  # behind a1 (nonce order) whatever it bids
+        transfer(artifact, token, ALICE, 1, "a2", 3 * GWEI),  # behind a1 (nonce order)
         transfer(artifact, token, BOB, 1, "b1", 5 * GWEI),
         transfer(artifact, token, CAROL, 1, "c1", 5 * GWEI),  # bids as b1, arrived after it
         transfer(artifact, token, DAVE, 1, "d1", 1 * GWEI),
@@ -160,7 +161,7 @@ def test_what_a_full_block_cannot_hold_waits_and_runs_next_block_in_the_same_ord
     # by bid, then arrival, one sender's in nonce order; two transfers a block; what waits is listed after:
     # block 1: b1 (5), c1 (5, arrived later); a1 (3), a2 (behind a1) and d1 (1) wait
     # block 2: "late" (4, new) beats a1 (3), and a1 fills the block; a2 and d1 wait
-    # block 3: a2 (9, eligible now a1 is in), d1
+    # block 3: a2 (3, eligible now a1 is in), d1 (1)
     assert labels == [["b1", "c1", "a1", "a2", "d1"], ["late", "a1", "a2", "d1"], ["a2", "d1"]]
     ran = [[row for row in block if row[0] != "waiting"] for block in outcomes["revm"]]
     assert [[(label, waited) for _, label, _, _, waited, _ in block] for block in ran] == [
@@ -206,22 +207,44 @@ def test_restoring_a_checkpoint_leaves_the_chain_as_it_was(backend, token_artifa
     assert backend.code_at(second) != "0x"
 
 
+def test_a_checkpoint_taken_after_a_restored_one_is_gone_and_says_so(backend, token_artifact):
+    token = deploy_token(backend, token_artifact)
+    outer = backend.checkpoint()
+    backend.execute([transfer(token_artifact, token, ALICE, 1, "t", GWEI)], next_timestamp(backend))
+    inner = backend.checkpoint()
+    backend.execute([transfer(token_artifact, token, ALICE, 1, "t", GWEI)], next_timestamp(backend))
+    backend.restore(outer)
+    with pytest.raises(RpcError):
+        backend.restore(inner)  # it saw a chain that is no more
+    with pytest.raises(RpcError):
+        backend.restore(outer)  # restored already
+    assert balance(backend, token_artifact, token, ALICE) == 10**6 and backend.code_at(token) != "0x"
+
+
 # -------------------------------------------------------------------- choosing a backend
 
 
-def test_revm_is_the_default_unless_a_fork_is_needed_and_revm_on_a_fork_is_refused_by_name():
+def test_revm_is_the_default_unless_the_run_needs_a_node_and_revm_where_one_is_needed_is_refused_by_name():
     fork_demo = load_scenario(ROOT / "scenarios" / "fork-demo.yaml")  # venues on a forked chain
     oct10 = load_scenario(ROOT / "scenarios" / "oct10.yaml")
-    assert choose_backend(None, DEFAULT_NETWORK, oct10) == "revm"
+    at_the_limit = oct10.model_copy(update={"blocks": LONG_RUN_BLOCKS})
+    long_run = oct10.model_copy(update={"blocks": LONG_RUN_BLOCKS + 1})
+    assert choose_backend(None, None, oct10) == "revm"
+    assert choose_backend(None, None, at_the_limit) == "revm"
+    assert choose_backend(None, None, long_run) == "anvil"  # revm's memory grows with every transaction
+    assert choose_backend("revm", None, long_run) == "revm"  # asked for: allowed
     assert choose_backend(None, FORK_NETWORK, oct10) == "anvil"
-    assert choose_backend(None, DEFAULT_NETWORK, fork_demo) == "anvil"
-    assert choose_backend("anvil", DEFAULT_NETWORK, oct10) == "anvil"
+    assert choose_backend(None, DEFAULT_NETWORK, oct10) == "anvil"  # a named network is a node to run on
+    assert choose_backend(None, None, fork_demo) == "anvil"
+    assert choose_backend("anvil", None, oct10) == "anvil"
     with pytest.raises(BackendError, match="network 'ethereum:mainnet-fork:foundry' is a fork.*use --backend anvil"):
         choose_backend("revm", FORK_NETWORK, oct10)
     with pytest.raises(BackendError, match="the scenario names venues on a forked chain"):
-        choose_backend("revm", DEFAULT_NETWORK, fork_demo)
+        choose_backend("revm", None, fork_demo)
+    with pytest.raises(BackendError, match="--network ethereum:local:foundry names where the anvil backend runs"):
+        choose_backend("revm", DEFAULT_NETWORK, oct10)
     with pytest.raises(BackendError, match="'evm' is not one of revm, anvil"):
-        choose_backend("evm", DEFAULT_NETWORK, oct10)
+        choose_backend("evm", None, oct10)
 
 
 def test_the_cli_refuses_revm_on_a_fork_with_exit_2_before_anything_starts(tmp_path):
@@ -234,3 +257,22 @@ def test_the_cli_refuses_revm_on_a_fork_with_exit_2_before_anything_starts(tmp_p
     assert done.returncode == 2, done.stderr
     assert "the revm backend runs no fork" in done.stderr and "--backend anvil" in done.stderr
     assert not out.exists()
+
+
+# -------------------------------------------------------------------- what the backends answer differently
+
+# The EVM reads on which revm (through pyrevm 0.3.7) and anvil differ: gas left and every gas
+# figure (revm keeps accounts and slots warm), the block's gas limit and randomness, ether
+# balances (revm charges no gas), tx.origin and the coinbase (left alone: no reason to trust them).
+DIFFERING_READS = (r"\bgasleft\(", r"\bblock\.gaslimit\b", r"\bblock\.prevrandao\b", r"\bblock\.difficulty\b",
+                   r"\bblock\.coinbase\b", r"\btx\.gasprice\b", r"\bblock\.basefee\b", r"\.balance\b", r"\btx\.origin\b",
+                   r"\bblockhash\(")
+
+
+def test_no_contract_reads_what_the_two_backends_answer_differently():
+    sources = sorted((ROOT / "contracts").rglob("*.sol"))
+    assert len(sources) > 10
+    found = [(str(path.relative_to(ROOT)), read) for path in sources for read in DIFFERING_READS
+             if re.search(read, path.read_text())]
+    assert found == []  # one here would make revm's tables differ from a chain's: see sim/chain/revm.py
+    assert re.search(DIFFERING_READS[7], "x = a.balance;") and not re.search(DIFFERING_READS[7], "t.balanceOf(a)")

@@ -136,13 +136,13 @@ def test_the_python_api_raises_run_interrupted_and_keeps_the_outputs(tmp_path):
         import sys
         from sim import RunInterrupted, run_cascade
         try:
-            run_cascade({str(write_scenario(tmp_path, LONG))!r}, {str(out)!r}, progress=False)
+            run_cascade({str(write_scenario(tmp_path, LONG))!r}, {str(out)!r}, progress=False, backend="revm")
         except RunInterrupted as error:
             print("RunInterrupted", error.exit_code)
             sys.exit(error.exit_code)
     """)
     process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    recording(process, tmp_path, "revm")  # the default backend
+    recording(process, tmp_path, "revm")
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 143 and "RunInterrupted 143" in stdout, stderr

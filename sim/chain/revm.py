@@ -11,21 +11,25 @@ in the same shapes, so nothing above the backend seam can tell them apart:
   :func:`impersonated_tx_hash`), so ``events.tx_hash`` is the same on both backends;
 - a reverted transaction is mined with status 0 and its revert data kept for
   :meth:`RevmBackend.revert_data` (the node's call tracer gives the same bytes);
-- the blocks' gas limit is enforced as anvil does it: a transaction whose limit alone exceeds it is
-  refused, and a block whose gas used so far plus the next transaction's limit would exceed it
-  raises (the protocol layer sends only what fits, so neither happens in a run);
+- a transaction whose gas limit alone exceeds the block's is refused, and a block whose gas used
+  so far plus the next transaction's limit would exceed the block's raises, as anvil would leave
+  it pending (with revm's own, lower, gas used; the protocol layer sends only what fits by gas
+  *limits*, so neither happens in a run);
 - the chain id is anvil's local one (31337), the base fee 0, the hardfork Cancun (ape-config.yaml).
 
 What differs, and why (README, "Backends"): pyrevm 0.3.7 runs every transaction in one revm
 journal that it never finalizes, so an account or storage slot a transaction touched stays *warm*
 for every later transaction, and a slot's EIP-2200 "original value" stays the one it had when it
-was first read. The state after each transaction is the same as on the node (no contract here
-reads ``gasleft()``), but its ``gasUsed`` is far lower than a chain's: the first liquidation of
-oct10 used 95,064 gas here and 203,464 on anvil. Nothing in a run decides on ``gasUsed`` (block
-space counts gas *limits*), so :attr:`RevmBackend.measures_gas_used` is False and the run records
-``events.gas_used`` as NaN rather than a number no chain would charge; every other column is
-the same on both backends. The journal also keeps every transaction's entries and logs, so memory
-grows with the transactions a run sends (``make bench`` reports it).
+was first read. Its ``gasUsed`` is far lower than a chain's: the first liquidation of oct10 used
+95,064 gas here and 203,464 on anvil. Nothing in a run decides on ``gasUsed`` (block space counts
+gas *limits*) and no contract here reads ``gasleft()``, so :attr:`RevmBackend.measures_gas_used` is
+False, the run records ``events.gas_used`` as NaN rather than a number no chain would charge, and
+every other column is the same on both backends — as long as no transaction runs out of gas on
+the chain: one whose limit is too tight for anvil can still succeed here (README, "Backends").
+Also different, and read by no contract here: ``block.gaslimit`` (2**64 - 1, pyrevm's) and
+``block.prevrandao`` (0); no gas is charged to senders; a sender with code is refused (EIP-3607).
+The journal keeps every transaction's entries and logs, so memory grows with the transactions a
+run sends, about 3 KB each (the reads' are dropped: :meth:`RevmBackend.call_many`).
 
 No fork: pyrevm's ``fork_url`` (one blocking RPC request per account and storage slot the first
 time it is read) is not wired in; fork runs stay on anvil (:func:`sim.protocol.choose_backend`).
@@ -42,7 +46,7 @@ from eth_utils import keccak
 from pyrevm import EVM, AccountInfo, BlockEnv, CfgEnv, Env
 
 from sim.chain.backend import Backend, MinedBlock, Order, RpcError, SentTx
-from sim.chain.txpool import execution_order
+from sim.chain.txpool import check_bids_do_not_rise, execution_order
 
 LOCAL_CHAIN_ID = 31337  # anvil's default chain id: the contracts see the same block.chainid
 SPEC = "Cancun"  # revm's name of the hardfork anvil runs (ape-config.yaml: evm_version cancun)
@@ -84,6 +88,15 @@ def impersonated_tx_hash(sender: str, nonce: int, gas_price_wei: int, gas: int, 
     return "0x" + keccak(_rlp_length(len(body), 0xC0) + body + bytes.fromhex(sender[2:])).hex()
 
 
+def _topics_match(topics: list[str], allowed: list[set[str] | None]) -> bool:
+    """Whether a log's ``topics`` pass an ``eth_getLogs`` topic filter: per position, a set of
+    topics one of which must be there, or None for anything (a missing topic included)."""
+    for position, entry in enumerate(allowed):
+        if entry is not None and (position >= len(topics) or topics[position] not in entry):
+            return False
+    return True
+
+
 class RevmBackend(Backend):
     """An in-process chain: one pyrevm ``EVM``, blocks numbered and timed here."""
 
@@ -97,7 +110,7 @@ class RevmBackend(Backend):
         self._gas_limit = UNLIMITED_BLOCK_GAS
         self._nonces: dict[str, int] = {}
         self._revert_data: dict[str, str] = {}
-        self._held: set[tuple[int, int]] = set()  # the journal positions of checkpoints handed out
+        self._held: list[dict[str, Any]] = []  # the checkpoints handed out and not yet restored, oldest first
         self._failed_by_block: deque[list[str]] = deque(maxlen=REVERT_DATA_BLOCKS)
         self.tx_count = 0
         self.log_filter: dict[str, Any] | None = None
@@ -135,19 +148,28 @@ class RevmBackend(Backend):
             self._evm.insert_account_storage(address, slot, value)
 
     def checkpoint(self) -> dict[str, Any]:
-        """A journal checkpoint of the EVM plus the block, nonces and gas limit kept here."""
+        """A journal checkpoint of the EVM plus the block, nonces, gas limit and revert data kept here."""
         mark = self._evm.snapshot()
-        self._held.add((mark.log_i, mark.journal_i))
-        return {"journal": mark, "head": (self._number, self._timestamp_s), "gas_limit": self._gas_limit,
-                "nonces": dict(self._nonces)}
+        state = {"journal": mark, "head": (self._number, self._timestamp_s), "gas_limit": self._gas_limit,
+                 "nonces": dict(self._nonces), "revert_data": dict(self._revert_data),
+                 "failed_by_block": list(self._failed_by_block)}
+        self._held.append(state)
+        return state
 
     def restore(self, state: dict[str, Any]) -> None:
-        mark = state["journal"]
-        self._held.discard((mark.log_i, mark.journal_i))
-        self._evm.revert(mark)
+        """Put everything back as it was at ``state``; the checkpoints taken after it are gone with
+        what they saw. Raises :class:`RpcError` for a checkpoint that is gone (restored already, or
+        taken after one that was), as the node does: pyrevm would revert to the wrong place."""
+        held = next((i for i, kept in enumerate(self._held) if kept is state), None)
+        if held is None:
+            raise RpcError("restore", "this checkpoint is gone: it was restored already, or an earlier one was")
+        del self._held[held:]
+        self._evm.revert(state["journal"])
         self._number, self._timestamp_s = state["head"]
         self._gas_limit = state["gas_limit"]
         self._nonces = dict(state["nonces"])
+        self._revert_data = dict(state["revert_data"])
+        self._failed_by_block = deque(state["failed_by_block"], maxlen=REVERT_DATA_BLOCKS)
 
     # ------------------------------------------------------------------ transactions
 
@@ -155,14 +177,16 @@ class RevmBackend(Backend):
         """Execute ``orders`` in the node's order as block ``head + 1`` at ``timestamp_s``.
 
         Raises :class:`RpcError` for what the node would refuse (a gas limit above the block's, a
-        block that cannot hold what was sent) before or instead of mining it."""
+        block that cannot hold what was sent) before or instead of mining it, and
+        :class:`~sim.chain.txpool.RisingBidError` for a transaction the node would drop."""
+        check_bids_do_not_rise(orders)  # anvil would drop such a transaction; never mine what the node would not
         for sender, call, _ in orders:
             if call.gas > self._gas_limit:
                 raise RpcError("eth_sendTransaction", f"{call.action} from {sender}: gas limit {call.gas:,} exceeds the "
                                                       f"block gas limit {self._gas_limit:,}")
         number = self._number + 1
         self._evm.set_block_env(BlockEnv(number=number, timestamp=timestamp_s, gas_limit=self._gas_limit, basefee=0))
-        addresses, first_topics = self._log_filter_sets()
+        addresses, topic_sets = self._log_filter_sets()
         sent: dict[int, SentTx] = {}  # by the order's index: handed over in the order given, as to the node
         receipts: list[dict[str, Any]] = []
         failed: list[str] = []
@@ -183,7 +207,7 @@ class RevmBackend(Backend):
                 for log in result.logs:
                     address = log.address.lower()
                     topics = log.topics
-                    if (addresses is None or address in addresses) and (first_topics is None or (topics and topics[0] in first_topics)):
+                    if (addresses is None or address in addresses) and _topics_match(topics, topic_sets):
                         logs.append({"address": address, "topics": topics, "data": "0x" + log.data[1].hex(),
                                      "logIndex": hex(log_index), "transactionHash": tx_hash, "blockNumber": hex(number)})
                     log_index += 1
@@ -226,16 +250,16 @@ class RevmBackend(Backend):
             self._evm.insert_account_info(sender, AccountInfo(balance=account.balance, nonce=nonce,
                                                               code_hash=account.code_hash, code=account.code))
 
-    def _log_filter_sets(self) -> tuple[set[str] | None, set[str] | None]:
-        """The addresses and first topics ``log_filter`` keeps (None: any)."""
+    def _log_filter_sets(self) -> tuple[set[str] | None, list[set[str] | None]]:
+        """What ``log_filter`` keeps, as ``eth_getLogs`` reads it: the addresses (None: any) and, per
+        topic position, the topics allowed there (None: any)."""
         if not self.log_filter:
-            return None, None
+            return None, []
         addresses = self.log_filter.get("address")
-        topics = self.log_filter.get("topics")
         address_set = {a.lower() for a in ([addresses] if isinstance(addresses, str) else addresses)} if addresses else None
-        first = topics[0] if topics else None
-        topic_set = ({first} if isinstance(first, str) else set(first)) if first else None
-        return address_set, topic_set
+        topic_sets = [({entry.lower()} if isinstance(entry, str) else {t.lower() for t in entry}) if entry else None
+                      for entry in self.log_filter.get("topics") or []]
+        return address_set, topic_sets
 
     def _forget_old_reverts(self, failed: list[str]) -> None:
         if len(self._failed_by_block) == self._failed_by_block.maxlen:
@@ -259,11 +283,16 @@ class RevmBackend(Backend):
         # state, and the revert drops what the journal recorded of them (a frame per call and
         # every account and slot loaded), which would otherwise stay for the whole run.
         mark = evm.snapshot()
-        shares_key = (mark.log_i, mark.journal_i) in self._held
+        # pyrevm keys its checkpoints by journal position: a read right after a checkpoint shares its
+        # key, and reverting the read would drop the checkpoint's entry; such a read keeps its journal
+        shares_key = any((held["journal"].log_i, held["journal"].journal_i) == (mark.log_i, mark.journal_i)
+                         for held in self._held)
+        evm.reset_transient_storage()  # a call sees none of the last transaction's (as eth_call does)
         try:
             for to, data in calls:
                 try:
-                    out = evm.message_call(ZERO_ADDRESS, to, bytes.fromhex(data[2:]), 0, READ_GAS, 0, True)
+                    # not static, as eth_call: a view that writes answers (the revert below undoes it)
+                    out = evm.message_call(ZERO_ADDRESS, to, bytes.fromhex(data[2:]), 0, READ_GAS, 0, False)
                     results.append("0x" + out.hex())
                 except RuntimeError as error:
                     found = _REVERT_OUTPUT.search(str(error))

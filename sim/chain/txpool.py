@@ -6,6 +6,11 @@ the one before it is in. :func:`execution_order` walks orders the same way; the 
 (:mod:`sim.chain.revm`) executes a block in this order, and the protocol layer's block space
 (:func:`sim.protocol.blockspace.pack`) decides what fits with it, so both backends include the same
 transactions in the same order.
+
+One case anvil does not treat this way: a sender's later transaction that bids *more* than the one
+before it is dropped from the block (neither mined nor left pending). The simulator never sends
+one — an agent bids the same for all its calls of a block, and set-up bids fall — and
+:func:`check_bids_do_not_rise` refuses it, so the backends cannot part there.
 """
 
 from __future__ import annotations
@@ -14,6 +19,20 @@ import heapq
 from typing import Callable, Sequence
 
 from sim.chain.backend import Order
+
+
+class RisingBidError(ValueError):
+    """A sender's later transaction bids more than its earlier one in the same block (anvil drops it)."""
+
+
+def check_bids_do_not_rise(orders: Sequence[Order]) -> None:
+    """Raise :class:`RisingBidError` naming the first sender whose bids rise along its orders."""
+    last: dict[str, int] = {}
+    for sender, call, bid in orders:
+        if bid > last.get(sender, bid):
+            raise RisingBidError(f"{sender}'s {call.action} bids {bid:,} wei, more than its earlier transaction of the "
+                                 f"block ({last[sender]:,}): anvil would drop it; a sender's bids must not rise within a block")
+        last[sender] = bid
 
 
 def execution_order(orders: Sequence[Order], admit: Callable[[int], bool] | None = None) -> list[int]:

@@ -43,7 +43,7 @@ class RunInterrupted(RunFailed):
 def run_cascade(
     scenario: Scenario | str | Path,
     out_dir: str | Path,
-    network: str = DEFAULT_NETWORK,
+    network: str | None = None,
     progress: bool = True,
     artifacts: dict[str, Artifact] | None = None,
     overwrite: bool = False,
@@ -54,7 +54,8 @@ def run_cascade(
     """Run a scenario (a :class:`Scenario` or a YAML path) and write its outputs into ``out_dir``.
 
     ``backend``: ``"revm"`` (an EVM in this process) or ``"anvil"`` (the node of Ape network
-    ``network``); None chooses revm unless the run needs a fork
+    ``network``, ``ethereum:local:foundry`` when None); None chooses revm unless the run needs a
+    node: a named ``network``, venues on a forked chain, or a long run
     (:func:`~sim.protocol.choose_backend`). Both give the same tables (README, "Backends").
     ``report`` False writes the tables and ``summary.json`` only (no ``report.html`` and plots: the
     paths of a Monte Carlo need no report each).
@@ -70,6 +71,7 @@ def run_cascade(
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     backend = choose_backend(backend, network, scenario)
+    network = network or DEFAULT_NETWORK
     out_dir = Path(out_dir)
     check_output_dir(out_dir, output_names(), overwrite)
     problem = network_problem(network) if backend == "anvil" else None

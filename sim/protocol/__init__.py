@@ -13,6 +13,7 @@ from sim.protocol.gas import gas_limit, perp_liquidation_gas
 from sim.protocol.session import (
     BACKENDS,
     DEFAULT_NETWORK,
+    LONG_RUN_BLOCKS,
     BackendError,
     ProtocolSession,
     choose_backend,
@@ -30,6 +31,7 @@ __all__ = [
     "Call",
     "DEFAULT_NETWORK",
     "GasCapExceeded",
+    "LONG_RUN_BLOCKS",
     "MarketInfo",
     "MarketSnap",
     "MinedBlock",

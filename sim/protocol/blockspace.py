@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from sim.chain import Order
-from sim.chain.txpool import execution_order
+from sim.chain.txpool import check_bids_do_not_rise, execution_order
 
 
 class GasCapExceeded(ValueError):
@@ -49,8 +49,11 @@ def check_tx_gas(orders: Sequence[Order], tx_gas_cap: int) -> None:
 
 def pack(orders: Sequence[Order], block_gas_limit: int, tx_gas_cap: int) -> Packed:
     """The orders that fit a block of ``block_gas_limit`` gas, chosen in the node's order (see the
-    module docstring); every call must carry at most ``tx_gas_cap`` gas (:func:`check_tx_gas`)."""
+    module docstring); every call must carry at most ``tx_gas_cap`` gas (:func:`check_tx_gas`) and
+    no sender's bids may rise along its orders
+    (:func:`~sim.chain.txpool.check_bids_do_not_rise`)."""
     check_tx_gas(orders, tx_gas_cap)
+    check_bids_do_not_rise(orders)
     gas = 0
 
     def fits(index: int) -> bool:

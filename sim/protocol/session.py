@@ -250,29 +250,48 @@ class BackendError(ValueError):
     """The backend asked for cannot run this scenario on this network (raised before anything starts)."""
 
 
+LONG_RUN_BLOCKS = 20_000
+"""Runs longer than this go to anvil unless told otherwise: revm's memory grows with every
+transaction (about 3 KB each, sim/chain/revm.py), while a node the run owns drops its old blocks."""
+
+
 def is_fork_network(network: str) -> bool:
     """Whether the Ape network choice ``network`` (``ecosystem:network[:provider]``) is a fork."""
+    return "fork" in network_name(network)
+
+
+def network_name(network: str) -> str:
+    """The network part of an Ape network choice (``"mainnet-fork"`` of ``"ethereum:mainnet-fork:foundry"``)."""
     parts = network.split(":")
-    return "fork" in (parts[1] if len(parts) > 1 else parts[0])
+    return parts[1] if len(parts) > 1 else parts[0]
 
 
-def choose_backend(backend: str | None, network: str = DEFAULT_NETWORK, scenario: Scenario | None = None) -> str:
+def choose_backend(backend: str | None, network: str | None = None, scenario: Scenario | None = None) -> str:
     """The backend a run uses: ``backend`` when given, otherwise ``revm`` unless the run needs a
-    fork (a fork ``network``, or a scenario that names venues on a forked chain), then ``anvil``.
+    node, then ``anvil``. A run needs a node when a ``network`` is named (a fork, or a node of
+    one's own), when the scenario names venues on a forked chain, or when it runs more than
+    :data:`LONG_RUN_BLOCKS` blocks.
 
     revm is the default because it runs the same bytecode with the same results without a node
     (no JSON-RPC, no per-block state root: README, "Backends"); forks stay on anvil, which reads
     the upstream chain as the fork tooling (:mod:`sim.fork`) expects. Raises
-    :class:`BackendError` for an unknown name, and for revm where a fork is needed."""
-    needs_fork = is_fork_network(network) or (scenario is not None and uses_fork_venues(scenario))
+    :class:`BackendError` for an unknown name, and for revm with a named network or where a fork
+    is needed."""
+    fork_venues = scenario is not None and uses_fork_venues(scenario)
     if backend is None:
-        return "anvil" if needs_fork else "revm"
+        long_run = scenario is not None and scenario.blocks > LONG_RUN_BLOCKS
+        return "anvil" if network is not None or fork_venues or long_run else "revm"
     if backend not in BACKENDS:
         raise BackendError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
-    if backend == "revm" and needs_fork:
-        why = f"network {network!r} is a fork" if is_fork_network(network) else "the scenario names venues on a forked chain"
-        raise BackendError(f"the revm backend runs no fork ({why}): it does not fetch a forked chain's state; "
-                           "use --backend anvil")
+    if backend == "revm" and network is not None and is_fork_network(network):
+        raise BackendError(f"the revm backend runs no fork (network {network!r} is a fork): it does not fetch a forked "
+                           "chain's state; use --backend anvil")
+    if backend == "revm" and fork_venues:
+        raise BackendError("the revm backend runs no fork (the scenario names venues on a forked chain): it does not fetch "
+                           "a forked chain's state; use --backend anvil")
+    if backend == "revm" and network is not None:
+        raise BackendError(f"--network {network} names where the anvil backend runs; the revm backend runs in this "
+                           "process: drop --network, or use --backend anvil")
     return backend
 
 
@@ -281,8 +300,9 @@ def open_session(
     network: str = DEFAULT_NETWORK, artifacts: dict[str, Artifact] | None = None, owns_node: bool | None = None,
     backend: str = "anvil",
 ) -> Iterator[ProtocolSession]:
-    """A session on ``backend``: for ``anvil``, the node of Ape network ``network``, started when
-    nothing is connected; for ``revm``, a new in-process chain (``network`` unused), the run's alone.
+    """A session on ``backend``: for ``anvil`` (the default here, where a network is at hand; a run
+    chooses with :func:`choose_backend`), the node of Ape network ``network``, started when nothing
+    is connected; for ``revm``, a new in-process chain (``network`` unused), the run's alone.
 
     ``owns_node`` None: the session owns the node when it started it itself; ``ape run cascade``
     passes True for the node Ape started for that one command."""

@@ -7,7 +7,8 @@ runs seeds ``seed, seed + 1, …`` of the scenario, each a complete run (tables 
 its own in-process chain, so paths run side by side with no node and no port. Each worker loads
 the compiled contracts once. It prints the runs per minute and writes ``DIR/paths.parquet``: one
 row per path with its headline figures (liquidated notional, bad debt, the block the insurance
-fund ran dry), which pandas opens directly.
+fund ran dry, and ``status``: a path that fails is listed as failed with its ``error``, and the
+others go on), which pandas opens directly.
 """
 
 from __future__ import annotations
@@ -42,15 +43,24 @@ def seeded(scenario: Any, seed: int) -> Any:
 
 
 def one_path(scenario: Any, seed: int, out_dir: Path) -> dict[str, Any]:
-    """Run one seed of ``scenario`` into ``out_dir``; its row of ``paths.parquet``."""
-    from sim.model import run_cascade
+    """Run one seed of ``scenario`` into ``out_dir``; its row of ``paths.parquet``. A path that
+    fails is a row too (``status`` failed, ``error`` why; what it recorded is in its directory):
+    one bad seed does not lose the others."""
+    from sim.model import RunFailed, RunInterrupted, run_cascade
 
-    result = run_cascade(seeded(scenario, seed), out_dir, progress=False, artifacts=_ARTIFACTS, backend="revm",
-                         report=False, overwrite=True)
+    try:
+        result = run_cascade(seeded(scenario, seed), out_dir, progress=False, artifacts=_ARTIFACTS, backend="revm",
+                             report=False, overwrite=True)
+    except RunInterrupted:
+        raise
+    except RunFailed as error:
+        return {"seed": seed, "status": "failed", "error": str(error)}
     s = result.figures
     liquidations, markets = s.liquidations, s.markets
     return {
         "seed": seed,
+        "status": s.status,
+        "error": "",
         "tx_count": s.tx_count,
         "wall_s": s.wall_s,
         "liquidated_usd": liquidations.liquidations_usd.total if liquidations else 0.0,
@@ -88,7 +98,8 @@ def run_paths(scenario: Any, runs: int, workers: int, out_dir: Path, first_seed:
         "wall_s": round(wall_s, 3),
         "runs_per_min": round(runs / wall_s * 60, 1),
         "minutes_for_1000_runs": round(1000 / (runs / wall_s) / 60, 1),
-        "mean_run_wall_s": round(float(paths["wall_s"].mean()), 3),
+        "mean_run_wall_s": round(float(paths["wall_s"].mean()), 3) if "wall_s" in paths else None,
+        "failed_runs": int((paths["status"] != "completed").sum()),
         "paths": paths,
     }
 
