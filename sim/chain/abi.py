@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Iterable
 
+import numpy as np
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
@@ -296,6 +297,15 @@ def _word_decoder(kind: str) -> Callable[[bytes, int], Any] | None:
     return lambda data, pos: int.from_bytes(data[pos : pos + 32], "big", signed=True)
 
 
+def _small_uints(data: bytes, start: int, length: int) -> tuple[int, ...] | None:
+    """``length`` unsigned words from ``start`` when every one fits 64 bits (the lenses' balances,
+    sizes and flags nearly always do), read in one pass; None when one does not."""
+    words = np.frombuffer(data, dtype=">u8", count=4 * length, offset=start).reshape(length, 4)
+    if words[:, :3].any():
+        return None
+    return tuple(words[:, 3].tolist())
+
+
 def _is_dynamic(kind: str) -> bool:
     return kind.endswith("[]") or kind in ("bytes", "string") or (
         kind.startswith("(") and any(_is_dynamic(c) for c in _split_components(kind[1:-1]))
@@ -312,10 +322,15 @@ def _decoder(kind: str) -> Decoder | None:
         element = _word_decoder(kind[:-2])
         if element is None:
             return None
+        unsigned = kind[:-2].startswith("uint")
 
         def array(data: bytes, pos: int, base: int) -> tuple[Any, ...]:
             start = base + int.from_bytes(data[pos : pos + 32], "big")
             length = int.from_bytes(data[start : start + 32], "big")
+            if unsigned and length:
+                small = _small_uints(data, start + 32, length)
+                if small is not None:
+                    return small
             return tuple([element(data, start + 32 + 32 * i) for i in range(length)])
 
         return array
