@@ -214,3 +214,22 @@ def test_under_v33_rules_accruing_interest_does_not_keep_a_whale_from_full_liqui
     assert len(liquidations) >= 1
     liquidator = run.agents[run.agents.agent_type == "liquidator"].iloc[0]
     assert liquidator.failed_tx == 0
+
+
+def test_the_parity_tool_finds_the_backends_equal_and_names_what_differs(tiny_runs):
+    from types import SimpleNamespace
+
+    from sim.tools.parity import compare
+
+    on_anvil, on_revm = tiny_runs
+    rows = compare({"revm": on_revm, "anvil": on_anvil})
+    assert [(what, equal) for what, equal, _ in rows] == [("timeseries", True), ("agents", True), ("events", True),
+                                                          ("summary.json", True)]
+    agents = on_revm.agents.copy()
+    agents.loc[0, "pnl_usd"] += 0.01
+    tampered = SimpleNamespace(timeseries=on_revm.timeseries, agents=agents, events=on_revm.events,
+                               summary={**on_revm.summary, "tx_count": on_revm.summary["tx_count"] + 1})
+    rows = compare({"revm": tampered, "anvil": on_anvil})
+    assert [(what, equal) for what, equal, _ in rows] == [("timeseries", True), ("agents", False), ("events", True),
+                                                          ("summary.json", False)]
+    assert "differing columns: pnl_usd" in rows[1][2] and "differing fields: tx_count" in rows[3][2]
