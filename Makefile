@@ -25,8 +25,9 @@ fork-demo: compile
 test: compile
 	$(APE) test tests -q -p no:cacheprovider
 
-# oct10 scaled to 100, 1,000 and 10,000 agents against the node's replay ceiling and naive Ape
-# calls; prints the table and writes bench/results.json (README.md, "Benchmark").
+# oct10 scaled to 100, 1,000 and 10,000 agents on anvil and revm, against the node's replay ceiling
+# and naive Ape calls, then the Monte Carlo line; prints the table and writes bench/results.json
+# (README.md, "Benchmark").
 bench: compile
 	.venv/bin/python -m sim.tools.bench
 

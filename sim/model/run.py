@@ -1,14 +1,15 @@
 """The run entry point: ``run_cascade(scenario, out_dir)``, the Python API behind
 ``ape run cascade``.
 
-Everything that can be checked is checked before a node starts: the scenario, and the output
-directory (writable, not a file, holding nothing but a previous run's outputs unless
-``overwrite``). The run then opens a protocol session on its node, runs the model's set-up and
-every block with a progress bar, and streams the tables into a staging directory beside
-``out_dir``; the summary and ``report.html`` follow, and the staging directory replaces
-``out_dir`` as a whole. A run that fails or is interrupted (SIGINT, SIGTERM) does the same with
-what it recorded, so ``out_dir`` is at every instant either the previous run's outputs or this
-run's, never a mix. The node is put back to its state before the run afterwards.
+Everything that can be checked is checked before a node starts: the scenario, the backend, and
+the output directory (writable, not a file, holding nothing but a previous run's outputs unless
+``overwrite``). The run then opens a protocol session on its backend (an in-process revm chain or
+an anvil node), runs the model's set-up and every block with a progress bar, and streams the
+tables into a staging directory beside ``out_dir``; the summary and (unless ``report=False``)
+``report.html`` follow, and the staging directory replaces ``out_dir`` as a whole. A run that
+fails or is interrupted (SIGINT, SIGTERM) does the same with what it recorded, so ``out_dir`` is
+at every instant either the previous run's outputs or this run's, never a mix. A node the run was
+given is put back to its state before the run afterwards.
 """
 
 from __future__ import annotations

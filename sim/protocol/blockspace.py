@@ -29,7 +29,7 @@ class GasCapExceeded(ValueError):
 @dataclass(frozen=True)
 class Packed:
     """A block's orders split in two, each in the order given: ``included`` (to send) and
-    ``left_out`` (not sent: the block was full). ``gas`` is the sum of the included gas limits."""
+    ``left_out`` (not sent in this block, which was full; the session keeps them in its mempool for the next). ``gas`` is the sum of the included gas limits."""
 
     included: list[Order]
     left_out: list[Order]

@@ -63,7 +63,7 @@ EVENT_COLUMNS: Final = (
 )
 """``events.parquet``: one row per loss event (liquidation, deficit, ADL fill, bad debt). The last
 three describe the emitting transaction, shared by the events of one transaction: ``gas_used``
-(its receipt's ``gasUsed``), ``gas_price_wei`` (its bid) and ``inclusion_delay_blocks`` (how many
+(its receipt's ``gasUsed`` on anvil; NaN on revm, whose gas is no chain's), ``gas_price_wei`` (its bid) and ``inclusion_delay_blocks`` (how many
 blocks it waited in the mempool for block space before a block took it; 0: the first block it was
 offered to)."""
 

@@ -1,7 +1,8 @@
 """The typed summary of a run (``summary.json``): headline figures with the unit in each name.
 
-:func:`build_summary` computes a :class:`Summary` from the recorded tables only
-(:mod:`sim.record.metrics`). :meth:`Summary.to_dict` gives the JSON form: the sections marked
+:func:`sim.model.outputs.build_summary` computes a :class:`Summary` from the recorded tables
+(:mod:`sim.record.metrics`), the recorder's block-space counts and the session (backend,
+transactions sent). :meth:`Summary.to_dict` gives the JSON form: the sections marked
 ``flatten`` put their fields at the top level, and a section that could not be computed (no
 events, no rows, no agents yet) is left out rather than written as null.
 """
@@ -129,7 +130,7 @@ class BlockSpaceFigures:
     txs_delayed: int  # transactions taken after waiting at least one block
     max_inclusion_delay_blocks: int
     liquidation_inclusion_delay_blocks_median: float | None  # over the liquidation transactions (events)
-    mempool_txs_at_end: int  # still waiting after the last block (never sent)
+    mempool_txs_at_end: int  # still in the mempool when the run ended (in no block)
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ class Summary:
     seed: int
     blocks: int
     block_time_s: int
-    backend: str  # "revm" or "anvil": where the contracts ran (the tables are the same on both)
+    backend: str  # "revm" or "anvil": where the contracts ran (the same tables but events.gas_used, NaN on revm)
     tx_count: int
     failed_tx_count: int
     wall_s: float
