@@ -1,7 +1,8 @@
-"""`ape run cascade --scenario scenarios/oct10.yaml --out out/oct10 [--backend revm|anvil] [--network ...] [--overwrite]`.
+"""`ape run cascade --scenario scenarios/oct10.yaml --out out/oct10 [--set PATH=VALUE ...] [--backend revm|anvil] [--network ...] [--overwrite]`.
 
-Thin: checks the scenario, the backend and the output directory before any node starts (a bad
-file, a backend that cannot run it or an unusable ``--out`` exits with code 2 and says which),
+Thin: checks the scenario with its overrides (``--set``, :mod:`sim.scenario.overrides`), the
+backend and the output directory before any node starts (a bad file, a bad override, a backend
+that cannot run it or an unusable ``--out`` exits with code 2 and says which),
 then calls :func:`sim.run_cascade` and prints where the report is. The revm backend (the default
 unless the run needs a node: a ``--network``, fork venues, a long run) starts no node at all;
 anvil starts one for the run on a port of its own, on ``--network`` when given. Exit codes: 0 done, 1 the run failed, 2 bad input,
@@ -16,6 +17,7 @@ from ape.cli.choices import NetworkChoice
 from ape.logging import logger
 
 from sim import OutputDirError, RunFailed, RunInterrupted, ScenarioError, load_scenario, output_names, run_cascade
+from sim.scenario import apply_overrides, parse_override
 from sim.chain.node import fork_upstream_problem, lean_anvil
 from sim.files import check_output_dir
 from sim.protocol import BACKENDS, DEFAULT_NETWORK, LONG_RUN_BLOCKS, BackendError, SetupError, choose_backend, scenario_network_problem
@@ -59,6 +61,13 @@ def _scenario(ctx: click.Context, param: click.Parameter, value: str):
         raise click.BadParameter(str(error), ctx=ctx, param=param) from None
 
 
+def _overrides(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]):
+    try:
+        return [parse_override(value) for value in values]
+    except ValueError as error:
+        raise click.BadParameter(str(error), ctx=ctx, param=param) from None
+
+
 def _out_dir(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
     try:
         check_output_dir(value, output_names(), overwrite=ctx.params.get("overwrite", False))
@@ -82,13 +91,19 @@ def _network(ctx: click.Context, param: click.Parameter, value) -> str | None:
               help="revm: the contracts run in this process (default unless the run needs a node: a --network, fork venues, "
                    f"more than {LONG_RUN_BLOCKS:,} blocks); anvil: on a node.")
 @click.option("--scenario", "scenario", required=True, callback=_scenario, help="Scenario YAML file.")
+@click.option("--set", "overrides", multiple=True, callback=_overrides, metavar="PATH=VALUE",
+              help="Override one field (repeatable), e.g. lending.reserves[asset=ALT].liquidation_bonus_bps=10500.")
 @click.option("--overwrite", is_flag=True, is_eager=True,
               help="Replace --out even when it holds files that are not a run's outputs (they are deleted).")
 @click.option("--out", "out_dir", required=True, callback=_out_dir, type=click.Path(path_type=Path),
               help="Output directory; replaced as a whole when the run ends.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def cli(network: str | None, backend: str | None, scenario, overwrite: bool, out_dir: Path, no_progress: bool) -> None:
+def cli(network: str | None, backend: str | None, scenario, overrides, overwrite: bool, out_dir: Path, no_progress: bool) -> None:
     logger.set_level("WARNING")
+    try:
+        scenario = apply_overrides(scenario, overrides, scenario.name)
+    except ScenarioError as error:
+        raise click.BadParameter(str(error), param_hint="--set") from None
     try:
         backend = choose_backend(backend, network, scenario)
     except BackendError as error:

@@ -112,6 +112,8 @@ def test_the_summary_agrees_with_the_events(tiny_runs):
         assert s["liquidations_usd"][venue] == pytest.approx(rows["notional_usd"].sum())
     assert s["liquidations_usd"]["total"] == pytest.approx(s["liquidations_usd"]["lending"] + s["liquidations_usd"]["perp"])
     assert s["adl"]["events"] == (events["kind"] == "adl_fill").sum()
+    bad_debt = s["bad_debt_usd"]
+    assert bad_debt["total"] == bad_debt["lending_deficit"] + bad_debt["perp_uncovered"]
     assert s["blocks"] == TINY["blocks"]
     assert s["status"] == "completed"
     ts = run.timeseries

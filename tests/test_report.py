@@ -89,7 +89,7 @@ def _full_summary() -> dict:
         "liquidations_usd": {"lending": 1_484_567.0, "perp": 2_117_300.0, "total": 3_601_867.0},
         "liquidation_count": {"lending": 2, "perp": 27},
         "perp_liquidations_long_share": 0.963,
-        "bad_debt_usd": {"lending_deficit": 5_000.0, "perp_uncovered": 25_000.0},
+        "bad_debt_usd": {"lending_deficit": 5_000.0, "perp_uncovered": 25_000.0, "total": 30_000.0},
         "insurance_fund_usd": {"start": 1_000_000.0, "min": 0.0, "end": 0.0},
         "insurance_fund_exhausted_block": 125,
         "adl": {"events": 2, "notional_usd": 500_000.0, "first_block": 124},

@@ -104,10 +104,9 @@ def fund_figures(timeseries: pd.DataFrame) -> tuple[FundUsd | None, BadDebtUsd |
         min=float(per_block["insurance_fund_usd"].min()),
         end=float(per_block["insurance_fund_usd"].iloc[-1]),
     )
-    bad_debt = BadDebtUsd(
-        lending_deficit=float(np.nan_to_num(deficits.iloc[-1])),
-        perp_uncovered=float(per_block["perp_bad_debt_usd"].iloc[-1]),
-    )
+    lending_deficit = float(np.nan_to_num(deficits.iloc[-1]))
+    perp_uncovered = float(per_block["perp_bad_debt_usd"].iloc[-1])
+    bad_debt = BadDebtUsd(lending_deficit, perp_uncovered, total=lending_deficit + perp_uncovered)
     return fund, bad_debt
 
 

@@ -76,6 +76,7 @@ class FundUsd:
 class BadDebtUsd:
     lending_deficit: float
     perp_uncovered: float
+    total: float  # lending_deficit + perp_uncovered: what the protocols lost
 
 
 @dataclass(frozen=True)

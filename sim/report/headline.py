@@ -44,6 +44,7 @@ def headline_rows(summary: Mapping[str, Any]) -> list[Row]:
         ("Share of perp liquidations that were longs", fmt_pct(g("perp_liquidations_long_share"))),
         ("Bad debt — lending deficit", fmt_usd(g("bad_debt_usd", "lending_deficit"))),
         ("Bad debt — perp, not covered by insurance", fmt_usd(g("bad_debt_usd", "perp_uncovered"))),
+        ("Bad debt — total", fmt_usd(g("bad_debt_usd", "total"))),
         ("Insurance fund — start", fmt_usd(g("insurance_fund_usd", "start"))),
         ("Insurance fund — minimum", fmt_usd(g("insurance_fund_usd", "min"))),
         ("Insurance fund — end", fmt_usd(g("insurance_fund_usd", "end"))),

@@ -105,6 +105,15 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
     return scenario
 
 
+def parse_value(text: str) -> Any:
+    """One value written as in a scenario file (YAML: ``1_500_000`` and ``1e6`` are numbers);
+    :class:`ValueError` when it is not YAML."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        raise ValueError(f"{text!r} is not a YAML value: {error}") from None
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a YAML scenario file; :class:`ScenarioError` on any problem (a file that
     cannot be read, is not UTF-8 text, is not YAML or nests too deeply included)."""
