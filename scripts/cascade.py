@@ -1,11 +1,13 @@
 """`ape run cascade --scenario scenarios/oct10.yaml --out out/oct10 [--set PATH=VALUE ...] [--backend revm|anvil] [--network ...] [--overwrite]`.
 
-Thin: checks the scenario with its overrides (``--set``, :mod:`sim.scenario.overrides`), the
-backend and the output directory before any node starts (a bad file, a bad override, a backend
-that cannot run it or an unusable ``--out`` exits with code 2 and says which),
-then calls :func:`sim.run_cascade` and prints where the report is. The revm backend (the default
-unless the run needs a node: a ``--network``, fork venues, a long run) starts no node at all;
-anvil starts one for the run on a port of its own, on ``--network`` when given. Exit codes: 0 done, 1 the run failed, 2 bad input,
+Thin: checks the scenario with its overrides (``--set``, :mod:`sim.scenario.overrides`) and its
+``expect:`` metrics, the backend and the output directory before any node starts (a bad file, a
+bad override, a metric no summary has, a backend that cannot run it or an unusable ``--out``
+exits with code 2 and says which), then calls :func:`sim.run_cascade` and prints where the report
+is. The revm backend (the default unless the run needs a node: a ``--network``, fork venues, a
+long run) starts no node at all; anvil starts one for the run on a port of its own, on
+``--network`` when given. Exit codes: 0 done, 1 the run failed or an expectation of the
+scenario's ``expect:`` did not hold (outputs written, ``expect.json`` says which), 2 bad input,
 130 / 143 interrupted by SIGINT / SIGTERM (what was recorded is in ``--out``).
 """
 
@@ -17,6 +19,7 @@ from ape.cli.choices import NetworkChoice
 from ape.logging import logger
 
 from sim import OutputDirError, RunFailed, RunInterrupted, ScenarioError, load_scenario, output_names, run_cascade
+from sim.record.expect import metric_problems
 from sim.scenario import apply_overrides, parse_override
 from sim.chain.node import fork_upstream_problem, lean_anvil
 from sim.files import check_output_dir
@@ -56,9 +59,13 @@ if _problem:
 
 def _scenario(ctx: click.Context, param: click.Parameter, value: str):
     try:
-        return load_scenario(value)
+        scenario = load_scenario(value)
     except ScenarioError as error:
         raise click.BadParameter(str(error), ctx=ctx, param=param) from None
+    unknown = metric_problems(scenario.expectations())  # the expectations' metrics, against the summary's figures
+    if unknown:
+        raise click.BadParameter(str(ScenarioError(value, unknown)), ctx=ctx, param=param)
+    return scenario
 
 
 def _overrides(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]):
@@ -131,3 +138,11 @@ def cli(network: str | None, backend: str | None, scenario, overrides, overwrite
         f"liquidated ${liquidated.total:,.0f} (lending ${liquidated.lending:,.0f}, perp ${liquidated.perp:,.0f})"
     )
     click.echo(f"report: {(out_dir / 'report.html').resolve()}")
+    failed = [e for e in result.expectations if not e["passed"]]
+    if result.expectations:
+        click.echo(f"expectations: {len(result.expectations) - len(failed)} of {len(result.expectations)} hold "
+                   f"({(out_dir / 'expect.json').resolve()})")
+    for e in failed:
+        click.echo(f"failed: {e['expect']} (the run gave {e['value']})", err=True)
+    if failed:
+        sys.exit(1)

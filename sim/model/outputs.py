@@ -12,6 +12,7 @@ import pandas as pd
 from sim.files import write_atomic
 from sim.model.model import CascadeModel
 from sim.record import AgentKind, Summary
+from sim.record.expect import EXPECT_FILE, check
 from sim.record.metrics import (
     block_space_figures,
     depth_figures,
@@ -37,6 +38,7 @@ class RunResult:
     timeseries: pd.DataFrame
     events: pd.DataFrame
     agents: pd.DataFrame
+    expectations: list[dict[str, Any]] = field(default_factory=list)  # expect.json: the scenario's expect, checked
     summary: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -105,7 +107,7 @@ def output_names() -> frozenset[str]:
     """Every file a run writes into its output directory."""
     from sim.report import PLOT_FILES, REPORT_FILE
 
-    return frozenset({table_file(name) for name in TABLES} | {SUMMARY_FILE, REPORT_FILE, *PLOT_FILES})
+    return frozenset({table_file(name) for name in TABLES} | {SUMMARY_FILE, EXPECT_FILE, REPORT_FILE, *PLOT_FILES})
 
 
 def write_outputs(directory: Path, model: CascadeModel, wall_s: float, status: str, out_dir: Path, report: bool = True,
@@ -121,6 +123,9 @@ def write_outputs(directory: Path, model: CascadeModel, wall_s: float, status: s
     result = RunResult(out_dir, build_summary(model, timeseries, events, agents, wall_s, status, **outcome),
                        timeseries, events, agents)
     write_atomic(directory / SUMMARY_FILE, (json.dumps(result.summary, indent=2) + "\n").encode())
+    if model.scenario.expect:
+        result.expectations = check(model.scenario.expectations(), [result.summary])
+        write_atomic(directory / EXPECT_FILE, (json.dumps(result.expectations, indent=2) + "\n").encode())
     if report and not timeseries.empty:
         from sim.report import write_report  # matplotlib is only needed here
 

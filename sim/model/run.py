@@ -25,7 +25,8 @@ from sim.model.interrupts import Interrupted, signals_raise
 from sim.model.model import CascadeModel
 from sim.model.outputs import SUMMARY_FILE, RunResult, output_names, write_outputs
 from sim.protocol import DEFAULT_NETWORK, Artifact, MinedBlock, ProtocolSession, choose_backend, network_problem, open_session
-from sim.scenario import Scenario, load_scenario
+from sim.record.expect import metric_problems
+from sim.scenario import Scenario, ScenarioError, load_scenario
 
 
 class RunFailed(RuntimeError):
@@ -71,6 +72,9 @@ def run_cascade(
     :class:`~sim.protocol.ProtocolSession`); by default, when the run started it itself."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
+    unknown = metric_problems(scenario.expectations())
+    if unknown:
+        raise ScenarioError(scenario.name, unknown)
     backend = choose_backend(backend, network, scenario)
     network = network or DEFAULT_NETWORK
     out_dir = Path(out_dir)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Iterator, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from sim.scenario.base import (  # noqa: F401 - the bounds and the error belong to the schema's vocabulary
     MAX_AGENTS,
@@ -40,6 +40,7 @@ from sim.scenario.base import (  # noqa: F401 - the bounds and the error belong 
     UsdAmount,
     _Strict,
 )
+from sim.scenario.expectations import Expectation, parse_expectation
 from sim.scenario.distributions import Distribution, LogNormal, Uniform, bounds, typical_high  # noqa: F401
 
 if TYPE_CHECKING:
@@ -367,6 +368,11 @@ class Shock(_Strict):
     crash: Crash | None = None
 
 
+def _expectation(text: str) -> str:
+    parse_expectation(text)  # ValueError: pydantic names the item (expect[0])
+    return text
+
+
 class Scenario(_Strict):
     name: Annotated[str, Field(min_length=1, max_length=80)]
     seed: Annotated[int, Field(ge=0, lt=2**63)]
@@ -386,6 +392,12 @@ class Scenario(_Strict):
     keeper: Keeper = Keeper()
     agents: Agents
     shock: Shock = Shock()
+    # Assertions on the run's summary figures (sim/scenario/expectations.py): a run whose
+    # expectations fail exits 1 (its outputs written, with expect.json saying which).
+    expect: list[Annotated[str, AfterValidator(_expectation)]] = []
+
+    def expectations(self) -> list[Expectation]:
+        return [parse_expectation(text) for text in self.expect]
 
     def pool_of(self, symbol: str) -> Pool | None:
         return next((p for p in self.pools if p.asset == symbol), None)
