@@ -58,6 +58,12 @@ UNLIMITED_BLOCK_GAS = 10**15  # the set-up blocks' gas limit (AnvilBackend's BLO
 _REVERT_OUTPUT = re.compile(r"output: (0x[0-9a-fA-F]*)")
 
 
+def _revert_output(error: RuntimeError) -> str:
+    """The revert data pyrevm's error message carries (``Revert { …, output: 0x… }``); "0x" for none."""
+    found = _REVERT_OUTPUT.search(str(error))
+    return found.group(1).lower() if found else "0x"
+
+
 def _rlp_item(payload: bytes) -> bytes:
     """RLP of one byte string."""
     if len(payload) == 1 and payload[0] < 0x80:
@@ -240,8 +246,7 @@ class RevmBackend(Backend):
             result = evm.result
             if result is None:  # refused before execution: no block would take it
                 raise RpcError("eth_sendTransaction", f"{call.action} from {sender}: {error}") from None
-            found = _REVERT_OUTPUT.search(str(error))
-            output = found.group(1).lower() if found else "0x"
+            output = _revert_output(error)
             return result, output if output != "0x" else None  # no data (a halt, a bare revert): None, as the node's tracer
 
     def _align_nonce(self, sender: str, nonce: int) -> None:
@@ -295,9 +300,8 @@ class RevmBackend(Backend):
                     out = evm.message_call(ZERO_ADDRESS, to, bytes.fromhex(data[2:]), 0, READ_GAS, 0, False)
                     results.append("0x" + out.hex())
                 except RuntimeError as error:
-                    found = _REVERT_OUTPUT.search(str(error))
-                    results.append(RpcError("eth_call", {"message": "execution reverted",
-                                                         "data": found.group(1) if found else "0x"}, [{"to": to, "data": data}]))
+                    results.append(RpcError("eth_call", {"message": "execution reverted", "data": _revert_output(error)},
+                                            [{"to": to, "data": data}]))
         finally:
             if not shares_key:  # pyrevm keys checkpoints by position: never drop a held one's key
                 evm.revert(mark)

@@ -119,7 +119,7 @@ class CascadeModel:
         self._fund_accounts()
         self.reader = self.session.state_reader([a.address for a in self.agents] + [self.venue])
         self.recorder = Recorder(p, self.prices, self.agents, s.block_time_s, self.tables_dir,
-                                 gas_used_measured=self.session.backend.measures_gas_used)
+                                 gas_used_measured=self.session.measures_gas_used)
         self.session.record_gas_used(LOSS_EVENTS)
         passive = [a for a in self.agents if isinstance(a, (PassiveLiquidityProvider, PassiveLender))]
         self._agent_setup("passive liquidity", passive)

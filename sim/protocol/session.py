@@ -81,6 +81,11 @@ class ProtocolSession:
         return self.backend.name
 
     @property
+    def measures_gas_used(self) -> bool:
+        """Whether receipts' ``gasUsed`` is what a chain would charge (not on revm: sim/chain/revm.py)."""
+        return self.backend.measures_gas_used
+
+    @property
     def tx_count(self) -> int:
         """Every transaction sent so far."""
         return self.backend.tx_count
