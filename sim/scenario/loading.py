@@ -70,7 +70,7 @@ def _path_of(loc: tuple[Any, ...]) -> str:
 _DISTRIBUTION_FIELDS = {"capital_usd", "target_health_factor", "leverage", "hedge_leverage", "gas_price_gwei"}
 
 
-def _validation_problems(error: ValidationError) -> list[tuple[str, str]]:
+def validation_problems(error: ValidationError) -> list[tuple[str, str]]:
     problems: dict[str, str] = {}
     for item in error.errors(include_url=False):
         path = _path_of(tuple(item["loc"]))
@@ -93,7 +93,7 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
-        problems = _validation_problems(error)
+        problems = validation_problems(error)
         seen = {path for path, _ in problems}
         problems += [(path, message) for path, message in unknown_asset_problems(data) if path not in seen]
         raise ScenarioError(source, problems) from None
@@ -118,10 +118,10 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a YAML scenario file; :class:`ScenarioError` on any problem (a file that
     cannot be read, is not UTF-8 text, is not YAML or nests too deeply included)."""
     path = Path(path)
-    return parse_scenario(_read_yaml(path), str(path))
+    return parse_scenario(read_yaml(path), str(path))
 
 
-def _read_yaml(path: Path) -> Any:
+def read_yaml(path: Path) -> Any:
     def refuse(message: str) -> ScenarioError:
         return ScenarioError(str(path), [("", message)])
 
