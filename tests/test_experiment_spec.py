@@ -34,8 +34,8 @@ def test_the_shipped_experiment_asks_for_every_cell_and_seed_in_grid_order():
     assert run.seed == oct10.seed + 5 and run.blocks == 150
     assert [r.liquidation_bonus_bps for r in run.lending.reserves if r.asset == "ALT"] == [10500]
     assert [p.depth_usd for p in run.pools if p.asset == "ALT"] == [15_000_000]
-    assert [e.text for e in experiment.expectations] == ["bad_debt_usd.total.p99 <= 1_000_000",
-                                                          "liquidations_usd.total.p95 <= 50_000_000"]
+    assert [e.text for e in experiment.expectations] == ["bad_debt_usd.total.p99 <= 1_250_000",
+                                                          "bad_debt_usd.lending_deficit.p95 <= 50_000"]
 
 
 def test_a_seeds_crash_is_scaled_alike_on_every_cell_and_capped():

@@ -63,6 +63,25 @@ def own_port() -> None:
 
     connect.is_own_port = True  # type: ignore[attr-defined]
     FoundryProvider.connect = connect
+    _signals_from_the_main_thread_only()
+
+
+def _signals_from_the_main_thread_only() -> None:
+    """Let a node be connected from a thread other than the main one (a Dask worker runs its tasks
+    in a thread): Ape installs SIGINT / SIGTERM handlers when it connects, which Python allows in
+    the main thread only. Elsewhere the handlers are left as they are; the node is still stopped at
+    exit (Ape registers that with ``atexit`` too)."""
+    import signal
+    import threading
+
+    import ape.api.providers as providers
+
+    def install(signal_number, handler):
+        if threading.current_thread() is threading.main_thread():
+            return signal.signal(signal_number, handler)
+        return signal.getsignal(signal_number)
+
+    providers.signal = install
 
 
 FORK_UPSTREAM_ENV = "SIM_UPSTREAM_RPC"

@@ -1,53 +1,72 @@
 """Per-cell statistics of a sweep's runs (``cells.parquet``) and its expectations per cell
-(``expect.json``), from the rows and the runs' own ``summary.json``.
+(``expect.json``), from the runs' rows (``runs.parquet``).
 
-Status: part of issue 16's runner core; the probability that bad debt exceeds 1% of debt needs
-the lending debt in the summary, which is not there yet.
+Statistics are taken over the runs of a cell that completed; a run that failed is counted in
+``failed_runs`` and left out, and a run Dask lost in ``missing_runs``. Each expectation's result
+says over how many runs it was taken; the sweep's exit code fails on a failed or missing run
+besides a failed expectation, so an incomplete cell never passes a designer's CI unnoticed.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sim.experiment.spec import Experiment
-from sim.experiment.sweep import RUNS_DIR, run_key
+from sim.experiment.sweep import unflatten
 from sim.record.expect import check, statistic
 from sim.scenario.expectations import STATISTICS
 
 CELL_FIGURES = {  # column of runs.parquet -> its name in cells.parquet
-    "bad_debt_usd__total": "bad_debt_usd",
-    "liquidations_usd__total": "liquidations_usd",  # LaR
+    "bad_debt_usd__total": "bad_debt_usd",  # VaR: bad_debt_usd_p95, _p99
+    "liquidations_usd__total": "liquidations_usd",  # LaR: liquidations_usd_p95, _p99
     "adl__notional_usd": "adl_notional_usd",
     "market_makers__pnl_usd": "market_makers_pnl_usd",
 }
+BAD_DEBT_SHARE = "bad_debt_share_of_debt"
+BAD_DEBT_SHARE_LINE = 0.01  # Gauntlet fails a configuration when more than 1% of debt ends undercollateralised
+PROBABILITY_COLUMN = "p_bad_debt_over_1pct_of_debt"
+
+
+def param_columns(experiment: Experiment) -> list[str]:
+    """The runs' and cells' columns of the grid's axes, in grid order."""
+    return [f"param:{key}" for key in experiment.cells[0].params]
+
+
+def completed(runs: pd.DataFrame) -> pd.DataFrame:
+    return runs[runs["error"] == ""] if "error" in runs else runs
 
 
 def cells_frame(experiment: Experiment, runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per cell: its parameters, its runs, and every statistic of each figure."""
+    """One row per cell: its parameters, its runs (completed, failed), every statistic of each
+    figure over the completed runs, and the share of them whose bad debt exceeds 1% of the debt."""
     rows = []
     for cell in experiment.cells:
-        mine = runs[runs["cell"] == cell.index]
-        row: dict[str, Any] = {"cell": cell.index, **{f"param:{k}": v for k, v in cell.params.items()}, "runs": len(mine)}
+        mine = runs[runs["cell"] == cell.index] if "cell" in runs else runs.iloc[0:0]
+        good = completed(mine)
+        row: dict[str, Any] = {"cell": cell.index, **{f"param:{k}": v for k, v in cell.params.items()},
+                               "runs": len(good), "failed_runs": len(mine) - len(good),
+                               "missing_runs": experiment.seeds - len(mine)}
         for column, name in CELL_FIGURES.items():
-            values = mine[column].astype(float).tolist() if column in mine else []
+            values = good[column].astype(float).tolist() if column in good else []
             for stat in STATISTICS:
                 row[f"{name}_{stat}"] = statistic(values, stat)
+        shares = good[BAD_DEBT_SHARE].astype(float).dropna() if BAD_DEBT_SHARE in good else pd.Series(dtype=float)
+        row[PROBABILITY_COLUMN] = float((shares > BAD_DEBT_SHARE_LINE).mean()) if len(shares) else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def cell_expectations(experiment: Experiment, out_dir: Path) -> list[dict[str, Any]]:
-    """Each expectation per cell over its seeds, from the runs' ``summary.json``."""
+def cell_expectations(experiment: Experiment, runs: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each expectation per cell over its completed runs: its value and whether it passed."""
     results = []
     for cell in experiment.cells:
-        summaries = []
-        for offset in range(experiment.seeds):
-            path = out_dir / RUNS_DIR / run_key(cell.index, experiment.seed_of(offset)) / "summary.json"
-            summaries.append(json.loads(path.read_text()) if path.exists() else {})
+        mine = runs[runs["cell"] == cell.index] if "cell" in runs else runs.iloc[0:0]
+        good = completed(mine)
+        summaries = [unflatten(row) for row in good.to_dict("records")]
         for result in check(experiment.expectations, summaries):
+            result["failed_runs"], result["missing_runs"] = len(mine) - len(good), experiment.seeds - len(mine)
             results.append({"cell": cell.index, **{f"param:{k}": v for k, v in cell.params.items()}, **result})
     return results

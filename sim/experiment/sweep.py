@@ -2,34 +2,45 @@
 written atomically, so a rerun into the same directory skips what is done.
 
 Each task runs on a worker process that owns its backend (revm: an EVM in the worker's own
-process; the compiled contracts are loaded once per worker). A task's result is its run's row:
-the cell's parameters, the seed and every summary figure flattened into unit-named columns
-(``bad_debt_usd.total`` becomes ``bad_debt_usd__total``). The client writes each row as
-``rows/c<cell>-s<seed>.json`` the moment it arrives; the run's own outputs are under
-``runs/c<cell>-s<seed>/``. When a worker dies, Dask runs its tasks elsewhere; a row is written
-once, by the client, so nothing is duplicated, and a task that finished is never run again on
-rerun (its row is there).
+process; the compiled contracts are loaded once per worker). A task carries its run's scenario
+(:meth:`Experiment.scenario_for`), so its outputs depend on nothing but that scenario: the same on
+any worker, in the sweep or alone. Its result is the run's row: the cell's parameters, the seed
+and every summary figure flattened into unit-named columns (``bad_debt_usd.total`` becomes
+``bad_debt_usd__total``), with the fingerprint of the scenario it ran.
 
-Status: the runner core of issue 16 (the ``ape run sweep`` command, ``cells.parquet``, the
-report and the kill test come next).
+The client (this process) writes each row as ``rows/c<cell>-s<seed>.json`` the moment it arrives;
+the run's own outputs (tables, ``summary.json``) are under ``runs/c<cell>-s<seed>/``. When a worker
+dies, Dask runs its tasks elsewhere; a row is written once, by the client, so nothing is
+duplicated. A rerun skips every run whose row is there with the same scenario fingerprint; a run
+whose cell or base scenario changed since is run again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import resource
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from sim.experiment.spec import Experiment
 from sim.files import write_atomic
+from sim.model.interrupts import signals_raise
+from sim.scenario import Scenario
 
 ROWS_DIR = "rows"
 RUNS_DIR = "runs"
-_ARTIFACTS: Any = None  # per worker process
+_ARTIFACTS: Any = None  # per worker process: the compiled contracts, loaded by its first task
 
 
 def run_key(cell: int, seed: int) -> str:
     return f"c{cell}-s{seed}"
+
+
+def fingerprint(scenario: Scenario) -> str:
+    """What a run's outputs depend on, as a hash: its whole scenario (seed and path draws included)."""
+    return hashlib.sha256(scenario.model_dump_json().encode()).hexdigest()
 
 
 def flatten(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -44,55 +55,165 @@ def flatten(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def run_one(experiment: Experiment, cell: int, offset: int, out_dir: str) -> dict[str, Any]:
-    """One task: run ``(cell, seed offset)`` on revm into ``out_dir/runs/<key>``; its row."""
+def unflatten(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's flattened figures as ``summary.json`` nests them (the inverse of :func:`flatten`)."""
+    nested: dict[str, Any] = {}
+    for name, value in row.items():
+        *parents, leaf = name.split("__")
+        node = nested
+        for part in parents:
+            node = node.setdefault(part, {})
+        if isinstance(node, dict):
+            node[leaf] = value
+    return nested
+
+
+@dataclass(frozen=True)
+class Task:
+    """One run of the sweep, as sent to a worker."""
+
+    cell: int
+    seed: int
+    params: dict[str, Any]
+    scenario: Scenario
+    sha256: str
+
+    @property
+    def key(self) -> str:
+        return run_key(self.cell, self.seed)
+
+
+def tasks_of(experiment: Experiment) -> list[Task]:
+    """Every run of ``experiment``, cell by cell, each with its scenario and its fingerprint."""
+    out = []
+    for cell, offset in experiment.tasks():
+        scenario = experiment.scenario_for(cell, offset)
+        out.append(Task(cell, scenario.seed, experiment.cells[cell].params, scenario, fingerprint(scenario)))
+    return out
+
+
+def run_task(task: Task, out_dir: str, backend: str = "revm") -> dict[str, Any]:
+    """On a worker: run ``task`` into ``out_dir/runs/<key>`` on ``backend`` (revm: an EVM in the
+    worker's process; anvil: a node of the run's own, on a free port); its row (a run that failed
+    gives its row too, with ``error`` saying why and the figures it had)."""
     global _ARTIFACTS
     from sim.model import RunFailed, run_cascade
     from sim.protocol import load_artifacts
 
     if _ARTIFACTS is None:
         _ARTIFACTS = load_artifacts()
-    seed = experiment.seed_of(offset)
-    row: dict[str, Any] = {"cell": cell, "seed": seed, **{f"param:{k}": v for k, v in experiment.cells[cell].params.items()}}
-    target = Path(out_dir) / RUNS_DIR / run_key(cell, seed)
+    row: dict[str, Any] = {"cell": task.cell, "seed": task.seed, "scenario_sha256": task.sha256,
+                           **{f"param:{k}": v for k, v in task.params.items()}}
+    target = Path(out_dir) / RUNS_DIR / task.key
     try:
-        result = run_cascade(experiment.scenario_for(cell, offset), target, progress=False, artifacts=_ARTIFACTS,
-                             backend="revm", report=False, overwrite=True)
-    except RunFailed as error:
+        result = run_cascade(task.scenario, target, progress=False, artifacts=_ARTIFACTS, backend=backend,
+                             report=False, overwrite=True)
+        figures, error = result.summary, ""
+    except RunFailed as failure:
         summary_file = target / "summary.json"
-        summary = json.loads(summary_file.read_text()) if summary_file.exists() else {"status": "failed"}
-        return {**row, **flatten(summary), "error": str(error)}
-    return {**row, **flatten(result.summary), "error": ""}
+        figures = json.loads(summary_file.read_text()) if summary_file.exists() else {"status": "failed"}
+        error = str(failure) or "the run failed"
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return {**row, **flatten(figures), "error": error, "worker": _worker_name(), "worker_max_rss_mb": round(rss_mb, 1)}
 
 
-def finished(out_dir: Path) -> set[str]:
-    """The keys of the runs whose rows are written."""
-    rows = out_dir / ROWS_DIR
-    return {path.stem for path in rows.glob("*.json")} if rows.is_dir() else set()
+def _worker_name() -> str:
+    """The Dask worker running this task (its name, else its address)."""
+    from distributed import get_worker
+
+    try:
+        worker = get_worker()
+    except ValueError:  # not on a worker
+        return ""
+    return str(worker.name if worker.name is not None else worker.address)
+
+
+def finished_rows(out_dir: Path, tasks: list[Task]) -> dict[str, dict[str, Any]]:
+    """The rows already written for ``tasks`` (by key), those of the same scenario only."""
+    rows = {}
+    for task in tasks:
+        path = out_dir / ROWS_DIR / f"{task.key}.json"
+        if path.exists():
+            row = json.loads(path.read_text())
+            if row.get("scenario_sha256") == task.sha256:
+                rows[task.key] = row
+    return rows
+
+
+@dataclass
+class SweepResult:
+    """Every row of the experiment's runs that finished (old and new), and the runs Dask could not
+    finish (``{key: why}``: a task that killed its workers, a lost scheduler)."""
+
+    rows: list[dict[str, Any]]
+    ran: int
+    skipped: int
+    lost: dict[str, str] = field(default_factory=dict)
+
+
+def backend_problems(experiment: Experiment, backend: str) -> list[tuple[str, str]]:
+    """``(cell, why)`` for every cell whose scenario ``backend`` cannot run (a sweep runs no fork)."""
+    from sim.protocol import BackendError, choose_backend
+    from sim.protocol.deploy import uses_fork_venues
+
+    problems = []
+    for cell, scenario in zip(experiment.cells, experiment.scenarios):
+        if uses_fork_venues(scenario):
+            problems.append((f"cell {cell.index}", "names venues on a forked chain: a sweep runs no fork (run it with `ape run cascade --network ...`)"))
+            continue
+        try:
+            choose_backend(backend, None, scenario)
+        except BackendError as error:
+            problems.append((f"cell {cell.index}", str(error)))
+    return problems
 
 
 def run_sweep(experiment: Experiment, out_dir: Path, workers: int = 2, scheduler: str | None = None,
-              on_row: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+              backend: str = "revm", on_row: Callable[[dict[str, Any]], None] | None = None,
+              on_start: Callable[[int, int], None] | None = None) -> SweepResult:
     """Run every task of ``experiment`` not finished in ``out_dir`` on Dask (a LocalCluster of
-    ``workers`` processes, or the cluster at ``scheduler``); every row, old and new."""
+    ``workers`` processes, or the cluster at ``scheduler``). ``on_start(total, done)`` is called
+    once before the first task, ``on_row(row)`` for every row as it is written. SIGINT / SIGTERM
+    raise :class:`~sim.model.interrupts.Interrupted` after the cluster is closed; every row written
+    so far stays, and a rerun continues from there."""
+    tasks = tasks_of(experiment)
+    (out_dir / ROWS_DIR).mkdir(parents=True, exist_ok=True)
+    done = finished_rows(out_dir, tasks)
+    todo = [task for task in tasks if task.key not in done]
+    if on_start is not None:
+        on_start(len(tasks), len(done))
+    lost: dict[str, str] = {}
+    if todo:
+        with signals_raise():
+            lost = _run_on_dask(todo, out_dir, workers, scheduler, backend, done, on_row)
+    rows = [done[task.key] for task in tasks if task.key in done]
+    return SweepResult(rows, ran=len(todo) - len(lost), skipped=len(tasks) - len(todo), lost=lost)
+
+
+def _run_on_dask(todo: list[Task], out_dir: Path, workers: int, scheduler: str | None, backend: str,
+                 done: dict[str, dict[str, Any]], on_row: Callable[[dict[str, Any]], None] | None) -> dict[str, str]:
     from dask.distributed import Client, LocalCluster, as_completed
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / ROWS_DIR).mkdir(exist_ok=True)
-    done = finished(out_dir)
-    todo = [(cell, offset) for cell, offset in experiment.tasks() if run_key(cell, experiment.seed_of(offset)) not in done]
-    cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                  dashboard_address=None)
+    lost: dict[str, str] = {}
+    cluster = None
     try:
+        if scheduler is None:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
         with Client(scheduler or cluster) as client:
-            futures = [client.submit(run_one, experiment, cell, offset, str(out_dir), pure=False,
-                                     key=f"run-{run_key(cell, experiment.seed_of(offset))}") for cell, offset in todo]
+            futures = {client.submit(run_task, task, str(out_dir), backend, pure=False, key=f"run-{task.key}-{task.sha256[:12]}"): task
+                       for task in todo}
             for future in as_completed(futures):
-                row = future.result()
-                write_atomic(out_dir / ROWS_DIR / f"{run_key(row['cell'], row['seed'])}.json", json.dumps(row).encode())
+                task = futures[future]
+                try:
+                    row = future.result()
+                except Exception as error:  # the task killed its workers, or the cluster lost it
+                    lost[task.key] = f"{type(error).__name__}: {error}"
+                    continue
+                write_atomic(out_dir / ROWS_DIR / f"{task.key}.json", json.dumps(row).encode())
+                done[task.key] = row
                 if on_row is not None:
                     on_row(row)
     finally:
         if cluster is not None:
             cluster.close()
-    return [json.loads(path.read_text()) for path in sorted((out_dir / ROWS_DIR).glob("*.json"))]
+    return lost

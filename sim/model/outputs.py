@@ -17,6 +17,7 @@ from sim.record.metrics import (
     block_space_figures,
     depth_figures,
     fund_figures,
+    lending_debt_figures,
     liquidation_figures,
     market_maker_delta_figures,
     pnl_by_type,
@@ -81,8 +82,9 @@ def _block_space(model: CascadeModel, events: pd.DataFrame) -> BlockSpaceFigures
 
 def _market_figures(model: CascadeModel, timeseries: pd.DataFrame) -> MarketFigures:
     fund, bad_debt = fund_figures(timeseries)
+    debt, share = lending_debt_figures(timeseries, bad_debt)
     drawdown, amplification = price_figures(timeseries, model.scenario.volatile_assets)
-    return MarketFigures(fund, bad_debt, drawdown, amplification, depth_figures(timeseries, [p.asset for p in model.scenario.pools]))
+    return MarketFigures(fund, bad_debt, debt, share, drawdown, amplification, depth_figures(timeseries, [p.asset for p in model.scenario.pools]))
 
 
 def _agent_figures(model: CascadeModel, timeseries: pd.DataFrame, agents: pd.DataFrame, liquidations: Any) -> AgentFigures:

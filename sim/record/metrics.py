@@ -14,6 +14,7 @@ from sim.record.summary import (
     ByVenueUsd,
     DepthUsd,
     FundUsd,
+    LendingDebtUsd,
     LiquidationFigures,
     NetDeltaUsd,
 )
@@ -108,6 +109,18 @@ def fund_figures(timeseries: pd.DataFrame) -> tuple[FundUsd | None, BadDebtUsd |
     perp_uncovered = float(per_block["perp_bad_debt_usd"].iloc[-1])
     bad_debt = BadDebtUsd(lending_deficit, perp_uncovered, total=lending_deficit + perp_uncovered)
     return fund, bad_debt
+
+
+def lending_debt_figures(timeseries: pd.DataFrame, bad_debt: BadDebtUsd | None) -> tuple[LendingDebtUsd | None, float | None]:
+    """Every reserve's debt summed per block (at the first block and at its largest), and the bad
+    debt as a share of the debt at the start: the figure Gauntlet gates on (more than 1% of debt
+    left undercollateralised fails a configuration)."""
+    per_block = timeseries.groupby("block")["lending_debt_usd"].sum(min_count=1).dropna()
+    if per_block.empty:
+        return None, None
+    debt = LendingDebtUsd(start=float(per_block.iloc[0]), max=float(per_block.max()))
+    share = bad_debt.total / debt.start if bad_debt is not None and debt.start > 0 else None
+    return debt, share
 
 
 def pnl_by_type(agents: pd.DataFrame, kind: str) -> float | None:

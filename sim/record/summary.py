@@ -80,6 +80,12 @@ class BadDebtUsd:
 
 
 @dataclass(frozen=True)
+class LendingDebtUsd:
+    start: float  # every reserve's debt at the first recorded block, before the shock
+    max: float
+
+
+@dataclass(frozen=True)
 class DepthUsd:
     start: float
     min: float
@@ -89,6 +95,8 @@ class DepthUsd:
 class MarketFigures:
     insurance_fund_usd: FundUsd | None
     bad_debt_usd: BadDebtUsd | None
+    lending_debt_usd: LendingDebtUsd | None
+    bad_debt_share_of_debt: float | None  # bad_debt_usd.total / lending_debt_usd.start (None without debt)
     drawdown: dict[str, dict[str, float | None]]  # asset -> venue -> largest fall from a peak (fraction)
     cascade_amplification: dict[str, float | None]  # asset -> pool drawdown / external drawdown
     amm_depth_usd: dict[str, DepthUsd | None]

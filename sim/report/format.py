@@ -103,14 +103,14 @@ def short_address(value: Any) -> str:
     return f"{text[:6]}…{text[-4:]}" if text.startswith("0x") and len(text) > 14 else text
 
 
-def usd_compact(value: float) -> str:
-    """Axis tick label: $950, $12.5k, $3.2M, $1.1B."""
+def usd_compact(value: float, digits: int = 3) -> str:
+    """Axis tick label: $950, $12.5k, $3.2M, $1.1B (``digits`` significant digits)."""
     magnitude = abs(value)
     sign = "-" if value < 0 else ""
     for threshold, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if magnitude >= threshold:
-            return f"{sign}${magnitude / threshold:,.3g}{suffix}"
-    return f"{sign}${magnitude:,.3g}"
+            return f"{sign}${magnitude / threshold:,.{digits}g}{suffix}"
+    return f"{sign}${magnitude:,.{digits}g}"
 
 
 def price_tick(value: float) -> str:

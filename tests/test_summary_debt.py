@@ -1,0 +1,35 @@
+"""The summary's lending debt and bad debt as a share of it (sim/record/metrics.py): the figures a
+sweep's probability that bad debt exceeds 1% of debt is taken from."""
+
+import math
+
+import pandas as pd
+
+from sim.record.metrics import fund_figures, lending_debt_figures
+from sim.record.summary import BadDebtUsd
+
+
+def timeseries(debts: list[tuple[float, float]], deficits: list[tuple[float, float]], perp_bad_debt: float) -> pd.DataFrame:
+    """Two assets per block: (USDC, ALT) debt and deficit, one perp bad debt for the exchange."""
+    rows = []
+    for block, ((usdc, alt), (usdc_deficit, alt_deficit)) in enumerate(zip(debts, deficits)):
+        for asset, debt, deficit in (("USDC", usdc, usdc_deficit), ("ALT", alt, alt_deficit)):
+            rows.append({"block": block, "asset": asset, "lending_debt_usd": debt, "lending_deficit_usd": deficit,
+                         "insurance_fund_usd": 100.0, "perp_bad_debt_usd": perp_bad_debt if block == len(debts) - 1 else 0.0})
+    return pd.DataFrame(rows)
+
+
+def test_the_debt_is_every_reserves_at_the_first_block_and_bad_debt_a_share_of_it():
+    frame = timeseries([(900.0, 100.0), (1_100.0, 150.0), (700.0, 0.0)], [(0, 0), (0, 0), (12.0, 3.0)], perp_bad_debt=5.0)
+    _, bad_debt = fund_figures(frame)
+    debt, share = lending_debt_figures(frame, bad_debt)
+    assert (debt.start, debt.max) == (1_000.0, 1_250.0)
+    assert bad_debt.total == 20.0 and share == 20.0 / 1_000.0
+
+
+def test_no_debt_gives_no_share():
+    frame = timeseries([(0.0, 0.0)], [(0, 0)], perp_bad_debt=7.0)
+    debt, share = lending_debt_figures(frame, BadDebtUsd(0.0, 7.0, 7.0))
+    assert debt.start == 0.0 and share is None
+    missing = frame.assign(lending_debt_usd=math.nan)
+    assert lending_debt_figures(missing, BadDebtUsd(0.0, 7.0, 7.0)) == (None, None)
