@@ -5,7 +5,6 @@ rerun skipping what is done, a killed worker losing and duplicating nothing."""
 import json
 import os
 import signal
-import threading
 from pathlib import Path
 
 import pandas as pd
@@ -26,7 +25,8 @@ RUN_METADATA = ("wall_s", "worker", "worker_max_rss_mb")  # what a row may diffe
 
 def experiment_file(tmp_path: Path, **changes) -> Path:
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY, sort_keys=False))
-    data = {"scenario": "tiny.yaml", "name": "tiny-sweep", "seeds": 2, "grid": {BONUS: [10300, 11000]}, **changes}
+    data = {"scenario": "tiny.yaml", "name": "tiny-sweep", "seeds": 2, "grid": {BONUS: [10300, 11000]}}
+    data.update(changes)
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path

@@ -12,20 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-from test_cascade_run import TINY
+from test_sweep import experiment_file
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-BONUS = "lending.reserves[asset=ALT].liquidation_bonus_bps"
 
 
 def experiment(tmp_path: Path, **changes) -> Path:
-    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY, sort_keys=False))
-    data = {"scenario": "tiny.yaml", "name": "tiny-cli", "seeds": 2, "grid": {BONUS: [10300, 11000]}, **changes}
-    path = tmp_path / "exp.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
+    return experiment_file(tmp_path, name="tiny-cli", **changes)
 
 
 def sweep_args(path: Path, out: Path, *extra: str) -> list[str]:

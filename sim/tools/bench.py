@@ -20,7 +20,9 @@ child also splits its run's time into the chain's share (executing blocks, answe
 Python's (agents, encoding, decoding, recording), and reports its peak memory (and its node's).
 
 The Monte Carlo line runs N seeds of the unscaled scenario over 2 worker processes on revm
-(:mod:`sim.tools.monte_carlo`) and reports runs per minute. The parent prints a table and the
+(:mod:`sim.tools.monte_carlo`) and reports runs per minute. The sweep line runs the shipped
+experiment (3 × 2 cells × 16 seeds, :mod:`sim.experiment`) on a local Dask cluster of 2 workers
+and reports runs per minute and each worker's peak memory. The parent prints a table and the
 ratios the targets are stated in, and writes ``bench/results.json``.
 """
 
@@ -48,6 +50,7 @@ DEFAULT_BLOCKS = 120  # through oct10's crash (blocks 60-100) and the first of t
 NAIVE_SAMPLE_TX = 200
 MONTE_CARLO_RUNS = 40  # oct10 seeds for the Monte Carlo line (its goal is stated for 1,000)
 MONTE_CARLO_WORKERS = 2
+SWEEP_EXPERIMENT = Path("experiments/alt-liquidation-params.yaml")
 
 
 class ChainClock:
@@ -340,13 +343,15 @@ def run_child(scenario: Path, agents: int, blocks: int, naive_sample: int, netwo
               help="Transactions sent one by one through Ape for the naive baseline.")
 @click.option("--monte-carlo-runs", type=click.IntRange(min=0), default=MONTE_CARLO_RUNS, show_default=True,
               help="Seeds of the unscaled scenario for the Monte Carlo line (0: none).")
+@click.option("--sweep/--no-sweep", default=True, show_default=True,
+              help=f"Run the sweep line ({SWEEP_EXPERIMENT} on 2 Dask workers).")
 @click.option("--network", default="ethereum:local:foundry", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("bench/results.json"), show_default=True)
 @click.option("--child", is_flag=True, hidden=True)
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), hidden=True)
 @click.option("--result", type=click.Path(dir_okay=False, path_type=Path), hidden=True)
 def main(scenario: Path, agent_counts: str, backends: str, blocks: int, naive_sample: int, monte_carlo_runs: int,
-         network: str, out: Path, child: bool, work_dir: Path | None, result: Path | None) -> None:
+         sweep: bool, network: str, out: Path, child: bool, work_dir: Path | None, result: Path | None) -> None:
     """Benchmark the simulator on both backends against the node's replay ceiling and a naive Ape baseline."""
     from sim.chain.node import lean_anvil
     from sim.files import write_atomic
@@ -379,6 +384,8 @@ def main(scenario: Path, agent_counts: str, backends: str, blocks: int, naive_sa
             click.echo(table(runs[-1:]).splitlines()[-1], err=True)
     monte_carlo = _monte_carlo(scenario, monte_carlo_runs) if monte_carlo_runs else None
     report = {"runs": runs, "ratios": ratios(runs, monte_carlo), "machine": machine(), "blocks_per_run": blocks}
+    if sweep:
+        report["sweep"] = _sweep(SWEEP_EXPERIMENT)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, (json.dumps(report, indent=2) + "\n").encode())
     click.echo(table(runs))
@@ -395,6 +402,27 @@ def _monte_carlo(scenario: Path, runs: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-paths-") as work:
         figures = run_paths(load_scenario(scenario), runs, MONTE_CARLO_WORKERS, Path(work))
     figures.pop("paths")
+    click.echo(", ".join(f"{k}: {v}" for k, v in figures.items()), err=True)
+    return figures
+
+
+def _sweep(path: Path) -> dict[str, Any]:
+    """The shipped experiment on a local Dask cluster of 2 workers: runs per minute and memory."""
+    from sim.experiment import load_experiment
+    from sim.experiment.sweep import run_sweep
+
+    experiment = load_experiment(path)
+    click.echo(f"== Sweep: {path} ({len(experiment.cells)} cells x {experiment.seeds} seeds) on 2 Dask workers (revm)", err=True)
+    with tempfile.TemporaryDirectory(prefix="bench-sweep-") as work:
+        started = time.perf_counter()
+        result = run_sweep(experiment, Path(work) / "out", workers=2)
+        wall_s = time.perf_counter() - started
+    figures = {
+        "experiment": str(path), "runs": result.ran, "wall_s": round(wall_s, 1),
+        "runs_per_min": round(result.ran / wall_s * 60, 1),
+        "worker_max_rss_mb": max((row["worker_max_rss_mb"] for row in result.rows), default=None),
+        "failed_runs": sum(1 for row in result.rows if row["error"]), "lost_runs": len(result.lost),
+    }
     click.echo(", ".join(f"{k}: {v}" for k, v in figures.items()), err=True)
     return figures
 
