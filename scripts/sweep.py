@@ -9,6 +9,8 @@ every cell, 1 an expectation failed or a run failed or was lost (the outputs say
 input, 130 / 143 interrupted by SIGINT / SIGTERM (every finished run is kept: rerun to continue).
 """
 
+import contextlib
+import re
 import sys
 import time
 from pathlib import Path
@@ -17,11 +19,13 @@ import click
 
 from sim.experiment import load_experiment
 from sim.experiment.outputs import sweep_names, write_sweep_outputs
-from sim.experiment.sweep import backend_problems, run_sweep
+from sim.experiment.sweep import backend_problems, run_sweep, tasks_of
 from sim.files import OutputDirError, output_lock
 from sim.model.interrupts import Interrupted
 from sim.protocol import BACKENDS
 from sim.scenario import ScenarioError
+
+SCHEDULER_ADDRESS = re.compile(r"^(tcp|tls)://[^\s/:]+:\d{1,5}$")
 
 
 def _out_problem(out_dir: Path) -> str | None:
@@ -53,21 +57,25 @@ def cli(experiment_file: Path, out_dir: Path, workers: int | None, scheduler: st
         allow_large: bool, no_report: bool, no_progress: bool) -> None:
     if workers is not None and scheduler is not None:
         _bad_input("--workers sizes the local cluster; with --scheduler the cluster's own workers run the tasks: drop one")
+    if scheduler is not None and not SCHEDULER_ADDRESS.match(scheduler):
+        _bad_input(f"--scheduler {scheduler!r} is not a scheduler's address: tcp://HOST:PORT (e.g. tcp://127.0.0.1:8786)")
     try:
         experiment = load_experiment(experiment_file, allow_large=allow_large)
+        problems = backend_problems(experiment, backend)
+        if problems:
+            raise ScenarioError(str(experiment_file), problems)
+        tasks = tasks_of(experiment)  # every run's scenario: a seed or draw the schema refuses is named here
     except ScenarioError as error:
         _bad_input(str(error))
-    problems = backend_problems(experiment, backend)
-    if problems:
-        _bad_input(str(ScenarioError(str(experiment_file), problems)))
     problem = _out_problem(out_dir)
     if problem:
         _bad_input(problem)
-    try:
-        with output_lock(out_dir):
-            _sweep(experiment, out_dir, workers or 2, scheduler, backend, no_report, no_progress)
-    except OutputDirError as error:
-        _bad_input(str(error))
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(output_lock(out_dir))  # held until the sweep ends: another sweep into --out exits 2
+        except (OutputDirError, OSError) as error:
+            _bad_input(str(error) if isinstance(error, OutputDirError) else f"--out {out_dir}: cannot write there ({error})")
+        _sweep(experiment, tasks, out_dir, workers or 2, scheduler, backend, no_report, no_progress)
 
 
 def _bad_input(message: str) -> None:
@@ -75,7 +83,8 @@ def _bad_input(message: str) -> None:
     sys.exit(2)
 
 
-def _sweep(experiment, out_dir: Path, workers: int, scheduler: str | None, backend: str, no_report: bool, no_progress: bool) -> None:
+def _sweep(experiment, tasks, out_dir: Path, workers: int, scheduler: str | None, backend: str, no_report: bool,
+           no_progress: bool) -> None:
     from tqdm import tqdm
 
     bar = tqdm(total=experiment.runs, desc=experiment.name, unit="run", disable=True if no_progress else None, file=sys.stderr)
@@ -98,15 +107,16 @@ def _sweep(experiment, out_dir: Path, workers: int, scheduler: str | None, backe
     click.echo(f"{experiment.name}: {len(experiment.cells)} cells × {experiment.seeds} seeds = {experiment.runs} runs "
                f"on {where} ({backend})", err=True)
     try:
-        result = run_sweep(experiment, out_dir, workers, scheduler, backend, on_row=on_row, on_start=on_start)
+        result = run_sweep(experiment, out_dir, workers, scheduler, backend, on_row=on_row, on_start=on_start, tasks=tasks)
     except Interrupted as error:
         bar.close()
         click.echo(f"interrupted: every finished run is kept in {out_dir / 'rows'}; rerun the same command to continue",
                    err=True)
         sys.exit(error.exit_code)
-    except OSError as error:  # no scheduler at --scheduler, among others
+    except Exception as error:  # no scheduler at --scheduler, a cluster that went away
         bar.close()
-        click.echo(f"error: {error}", err=True)
+        click.echo(f"error: the cluster failed: {type(error).__name__}: {error}; every finished run is kept in "
+                   f"{out_dir / 'rows'}: rerun to continue", err=True)
         sys.exit(1)
     bar.close()
     wall_s = time.perf_counter() - started

@@ -47,9 +47,14 @@ def test_each_statistic_follows_its_definition():
     p50 = 3.0
     assert statistic(losses, "p95") == pytest.approx(p95) and statistic(losses, "p50") == p50
     assert statistic(losses, "mean") == 22.0 and statistic(losses, "max") == 100.0
-    assert statistic(losses, "es95") == 100.0  # the mean of the values at or above the 95th percentile
+    assert statistic(losses, "es95") == 100.0  # the worst ceil(5 × 5%) = 1 value
     assert statistic(losses, "es99") == 100.0
     assert statistic([5.0, 5.0, 7.0, 9.0], "es95") == 9.0
+    # most paths lose nothing: the tail is the worst 5% of them, not every path tied at the percentile (0)
+    mostly_nothing = [0.0] * 97 + [100.0, 200.0, 300.0]
+    assert statistic(mostly_nothing, "es95") == (0.0 * 2 + 100.0 + 200.0 + 300.0) / 5  # the worst ceil(100 × 5%) = 5
+    assert statistic(mostly_nothing, "es99") == 300.0
+    assert statistic([float(v) for v in range(1, 41)], "es95") == (40.0 + 39.0) / 2  # ceil(40 × 5%) = 2
     assert statistic([2.0], "p99") == 2.0 and all(statistic([2.0], s) == 2.0 for s in STATISTICS)  # one run: its value
     assert math.isnan(statistic([1.0, math.nan], "max"))  # a run without the figure cannot pass
     assert math.isnan(statistic([], "mean"))

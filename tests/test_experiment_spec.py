@@ -12,8 +12,8 @@ from sim.scenario import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "experiments" / "alt-liquidation-params.yaml"
-BASE = {"scenario": str(ROOT / "scenarios" / "oct10.yaml"), "name": "t", "seeds": 2,
-        "grid": {"lending.reserves[asset=ALT].liquidation_bonus_bps": [10300, 10500]}}
+BONUS = "lending.reserves[asset=ALT].liquidation_bonus_bps"
+BASE = {"scenario": str(ROOT / "scenarios" / "oct10.yaml"), "name": "t", "seeds": 2, "grid": {BONUS: [10300, 10500]}}
 
 
 def write(tmp_path: Path, **changes) -> Path:
@@ -51,7 +51,17 @@ def test_a_seeds_crash_is_scaled_alike_on_every_cell_and_capped():
 
 
 @pytest.mark.parametrize("changes, where, message", [
-    ({"grid": {"lending.reserves[asset=XYZ].liquidation_bonus_bps": [1]}}, "cell 0", "no item of lending.reserves has asset=XYZ"),
+    ({"grid": {"lending.reserves[asset=XYZ].liquidation_bonus_bps": [1]}}, "lending.reserves[asset=XYZ]", "no item of lending.reserves has asset=XYZ"),
+    ({"grid": {BONUS: [10300, 11000], "lending.reserves[3].liquidation_bonus_bps": [10500]}}, "lending.reserves[3]",
+     f"names the same field as {BONUS}"),
+    ({"set": {BONUS: 12000}}, BONUS, f"names the same field as {BONUS}"),
+    ({"set": {"lending.reserves[asset=ALT]": {}}}, BONUS, "names the same field as lending.reserves[asset=ALT]"),
+    ({"grid": {"seed": [1, 2]}}, "seed", "seed is set per run by the experiment"),
+    ({"set": {"name": "x"}}, "name", "name is set per run by the experiment"),
+    ({"grid": {BONUS: [10300, 10300]}}, f"grid.{BONUS}", "10300 appear(s) more than once"),
+    ({"set": {"shock.crash": None}, "paths": {"crash_size_scale": {"uniform": [0.5, 1.5]}}}, "cell 0",
+     "paths.crash_size_scale scales the crash, but this cell's scenario has none"),
+    ({"expect": ["x.p9 <= 1", "bad_debt_usd.total.p99 <= 1", "status.p95 <= 1"]}, "expect[2]", "status"),
     ({"grid": {"blocks": ["many"]}}, "cell 0 (blocks='many'): blocks", "Input should be a valid integer"),
     ({"grid": {}}, "grid", "the grid is empty"),
     ({"grid": {"blocks": []}}, "grid.blocks", "at least 1 item"),
@@ -74,3 +84,28 @@ def test_a_grid_over_the_cell_limit_needs_to_be_asked_for(tmp_path):
            "pools[asset=ALT].depth_usd": [1_000_000 + i for i in range(side)]}
     with pytest.raises(ScenarioError, match=f"{side * side:,} cells is more than {MAX_CELLS:,}: pass --yes"):
         load_experiment(write(tmp_path, grid=big))
+
+
+def test_runs_whose_seed_or_draw_the_scenario_refuses_are_named_before_any_runs(tmp_path):
+    from sim.experiment import ExperimentError, check_runs
+
+    base = yaml.safe_load((ROOT / "scenarios" / "oct10.yaml").read_text())
+    base["seed"] = 2**63 - 2  # seeds + 0, + 1 fit the schema's bound; + 2 does not
+    (tmp_path / "far.yaml").write_text(yaml.safe_dump(base))
+    too_far = load_experiment(write(tmp_path, scenario=str(tmp_path / "far.yaml"), seeds=3))
+    with pytest.raises(ExperimentError) as raised:
+        check_runs(too_far)
+    assert sorted({where.split(":")[0] for where, _ in raised.value.problems}) == ["cell 0, seed 9223372036854775808",
+                                                                               "cell 1, seed 9223372036854775808"]
+    negative = load_experiment(write(tmp_path, paths={"crash_size_scale": {"uniform": [-1, -0.5]}}))
+    with pytest.raises(ExperimentError, match=r"cell 0, seed \d+: shock.crash.size"):
+        check_runs(negative)
+
+
+def test_an_axis_of_mixed_or_structured_values_is_written_as_text(tmp_path):
+    experiment = load_experiment(write(tmp_path, grid={"agents.whales[0].capital_usd": [200_000, {"lognormal": [200_000, 0.5]}]}))
+    assert [c.columns for c in experiment.cells] == [
+        {"param:agents.whales[0].capital_usd": "200000"},
+        {"param:agents.whales[0].capital_usd": '{"lognormal": [200000, 0.5]}'}]
+    plain = load_experiment(write(tmp_path))
+    assert [c.columns[f"param:{BONUS}"] for c in plain.cells] == [10300, 10500]  # numbers stay numbers

@@ -1,5 +1,6 @@
-"""The summary's lending debt and bad debt as a share of it (sim/record/metrics.py): the figures a
-sweep's probability that bad debt exceeds 1% of debt is taken from."""
+"""The summary's lending debt and the lending pool's bad debt as a share of it
+(sim/record/metrics.py): the figures a sweep's probability that bad debt exceeds 1% of debt is
+taken from."""
 
 import math
 
@@ -19,12 +20,12 @@ def timeseries(debts: list[tuple[float, float]], deficits: list[tuple[float, flo
     return pd.DataFrame(rows)
 
 
-def test_the_debt_is_every_reserves_at_the_first_block_and_bad_debt_a_share_of_it():
+def test_the_debt_is_every_reserves_at_the_first_block_and_the_lending_deficit_a_share_of_it():
     frame = timeseries([(900.0, 100.0), (1_100.0, 150.0), (700.0, 0.0)], [(0, 0), (0, 0), (12.0, 3.0)], perp_bad_debt=5.0)
     _, bad_debt = fund_figures(frame)
     debt, share = lending_debt_figures(frame, bad_debt)
     assert (debt.start, debt.max) == (1_000.0, 1_250.0)
-    assert bad_debt.total == 20.0 and share == 20.0 / 1_000.0
+    assert bad_debt.total == 20.0 and share == 15.0 / 1_000.0  # the perp's uncovered 5 is no share of lending debt
 
 
 def test_no_debt_gives_no_share():

@@ -72,6 +72,23 @@ def test_a_rerun_after_the_experiment_changed_runs_only_the_runs_whose_scenario_
     assert [r[f"param:{BONUS}"] for r in result.rows] == [10300, 10300, 10700, 10700]
 
 
+def test_a_rerun_under_new_labels_for_the_same_scenarios_reuses_the_runs_and_labels_them_anew(tmp_path):
+    out = tmp_path / "out"
+    experiment = load_experiment(experiment_file(tmp_path))
+    first = run_sweep(experiment, out, workers=1)
+    write_sweep_outputs(experiment, out, first.rows)
+    assert (out / "report.html").exists()
+    # the same cells with an axis added at the base value, and the bonus path written by position
+    relabelled = load_experiment(experiment_file(tmp_path, grid={"lending.reserves[1].liquidation_bonus_bps": [10300, 11000],
+                                                                "blocks": [TINY["blocks"]]}))
+    again = run_sweep(relabelled, out, workers=1, on_row=lambda row: pytest.fail("ran again"))
+    assert again.skipped == 4 and [r["bad_debt_usd__total"] for r in again.rows] == [r["bad_debt_usd__total"] for r in first.rows]
+    outputs = write_sweep_outputs(relabelled, out, again.rows, report=False)
+    assert list(outputs.runs.columns[:4]) == ["cell", "seed", "param:lending.reserves[1].liquidation_bonus_bps", "param:blocks"]
+    assert f"param:{BONUS}" not in outputs.runs and set(outputs.runs["param:blocks"]) == {TINY["blocks"]}
+    assert not (out / "report.html").exists() and not (out / "var_lar.png").exists()  # no report of the earlier sweep is left
+
+
 def test_the_runs_are_the_same_whichever_worker_and_however_many_run_them(tmp_path):
     experiment = load_experiment(experiment_file(tmp_path, seeds=3))
     one = run_sweep(experiment, tmp_path / "one", workers=1).rows
@@ -85,7 +102,7 @@ def test_the_runs_are_the_same_whichever_worker_and_however_many_run_them(tmp_pa
 
 def test_outputs_give_each_statistic_of_a_cells_runs_and_each_expectation_per_cell(tmp_path):
     experiment = load_experiment(experiment_file(tmp_path, seeds=3, expect=[
-        "liquidations_usd.total.max >= 1", "liquidations_usd.total.p50 <= 1", "bad_debt_share_of_debt.max <= 1"]))
+        "liquidations_usd.total.max >= 1", "liquidations_usd.total.p50 <= 1", "lending_deficit_share_of_debt.max <= 1"]))
     out = tmp_path / "out"
     outputs = write_sweep_outputs(experiment, out, run_sweep(experiment, out, workers=2).rows)
     runs, cells = pd.read_parquet(out / "runs.parquet"), pd.read_parquet(out / "cells.parquet")
@@ -96,14 +113,34 @@ def test_outputs_give_each_statistic_of_a_cells_runs_and_each_expectation_per_ce
         row = cells[cells["cell"] == cell].iloc[0]
         assert row["liquidations_usd_max"] == values[-1] and row["liquidations_usd_p50"] == values[1]
         assert row["liquidations_usd_mean"] == pytest.approx(sum(values) / 3)
-        shares = runs[runs["cell"] == cell]["bad_debt_usd__total"] / runs[runs["cell"] == cell]["lending_debt_usd__start"]
-        assert row["p_bad_debt_over_1pct_of_debt"] == pytest.approx((shares > 0.01).mean())
+        mine = runs[runs["cell"] == cell]
+        shares = mine["bad_debt_usd__lending_deficit"] / mine["lending_debt_usd__start"]
+        assert row["p_lending_bad_debt_over_1pct_of_debt"] == pytest.approx((shares > 0.01).mean())
     results = json.loads((out / "expect.json").read_text())
     assert [(r["cell"], r["expect"], r["passed"]) for r in results] == [
         (c, e.text, ok) for c in (0, 1) for e, ok in zip(experiment.expectations, (True, False, True))]
     page = (out / "report.html").read_text()
     assert "3 of 6 expectations failed" not in page and "2 of 6 expectations failed" in page
     assert "liquidations_usd.total.p50 &lt;= 1" in page and (out / "var_lar.png").stat().st_size > 10_000
+
+
+def test_cells_read_the_loss_tail_and_leave_failed_runs_out(tmp_path):
+    from sim.experiment.cells import cells_frame
+
+    experiment = load_experiment(experiment_file(tmp_path, seeds=4, grid={BONUS: [10300]}))
+    runs = pd.DataFrame({
+        "cell": [0] * 4, "seed": [7, 8, 9, 10], "error": ["", "", "", "set-up failed"],
+        "bad_debt_usd__total": [0.0, 50.0, 400.0, 9e9], "bad_debt_usd__lending_deficit": [0.0, 20.0, 100.0, 9e9],
+        "lending_debt_usd__start": [1_000.0, 1_000.0, 1_000.0, 1_000.0],
+        "lending_deficit_share_of_debt": [0.0, 0.02, 0.1, 9e6],
+        "market_makers__pnl_usd": [500.0, -100.0, -700.0, -9e9],
+        "liquidations_usd__total": [1.0, 2.0, 3.0, 4.0], "adl__notional_usd": [0.0, 0.0, 0.0, 0.0],
+    })
+    cell = cells_frame(experiment, runs).iloc[0]
+    assert (cell["runs"], cell["failed_runs"], cell["missing_runs"]) == (3, 1, 0)
+    assert cell["bad_debt_usd_max"] == 400.0 and cell["bad_debt_usd_mean"] == pytest.approx(150.0)  # the failed run is out
+    assert cell["market_makers_loss_usd_max"] == 700.0 and cell["market_makers_loss_usd_es95"] == 700.0  # −PnL: the worst loss
+    assert cell["p_lending_bad_debt_over_1pct_of_debt"] == pytest.approx(2 / 3)  # 2% and 10% of the debt; 0% is not
 
 
 def _worker_processes(parent: psutil.Process) -> list[psutil.Process]:

@@ -38,11 +38,20 @@ def sweep(path: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
     ({"expect": ["bad_debt_usd.total.p90 <= 1"]}, (), "ends in 'p90', not a statistic"),
     ({"expect": ["bad_debt_usd.totl.p99 <= 1"]}, (), "bad_debt_usd has no figure 'totl'"),
     ({}, ("--workers", "2", "--scheduler", "tcp://127.0.0.1:1"), "--workers sizes the local cluster"),
+    ({}, ("--scheduler", "garbage"), "--scheduler 'garbage' is not a scheduler's address"),
+    ({"grid": {"seed": [1, 2]}}, (), "seed is set per run by the experiment"),
+    ({"paths": {"crash_size_scale": {"uniform": [-2, -1]}}}, (), "seed 7: shock.crash.size"),
 ])
 def test_bad_input_exits_2_naming_it_and_runs_nothing(tmp_path, changes, extra, message):
     done = sweep(experiment(tmp_path, **changes), tmp_path / "out", *extra)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and not (tmp_path / "out").exists()
+
+
+def test_an_out_that_cannot_be_written_is_refused(tmp_path):
+    (tmp_path / "afile").write_text("")
+    done = sweep(experiment(tmp_path), tmp_path / "afile" / "out")
+    assert done.returncode == 2 and "cannot write there" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_an_out_holding_other_files_is_refused(tmp_path):

@@ -19,20 +19,20 @@ from sim.experiment.sweep import unflatten
 from sim.record.expect import check, statistic
 from sim.scenario.expectations import STATISTICS
 
-CELL_FIGURES = {  # column of runs.parquet -> its name in cells.parquet
-    "bad_debt_usd__total": "bad_debt_usd",  # VaR: bad_debt_usd_p95, _p99
-    "liquidations_usd__total": "liquidations_usd",  # LaR: liquidations_usd_p95, _p99
-    "adl__notional_usd": "adl_notional_usd",
-    "market_makers__pnl_usd": "market_makers_pnl_usd",
+CELL_FIGURES = {  # name in cells.parquet -> (column of runs.parquet, sign): every statistic reads the upper tail
+    "bad_debt_usd": ("bad_debt_usd__total", 1),  # VaR: bad_debt_usd_p95, _p99
+    "liquidations_usd": ("liquidations_usd__total", 1),  # LaR: liquidations_usd_p95, _p99
+    "adl_notional_usd": ("adl__notional_usd", 1),
+    "market_makers_loss_usd": ("market_makers__pnl_usd", -1),  # −PnL: its p95 / es95 are the loss tail
 }
-BAD_DEBT_SHARE = "bad_debt_share_of_debt"
+BAD_DEBT_SHARE = "lending_deficit_share_of_debt"
 BAD_DEBT_SHARE_LINE = 0.01  # Gauntlet fails a configuration when more than 1% of debt ends undercollateralised
-PROBABILITY_COLUMN = "p_bad_debt_over_1pct_of_debt"
+PROBABILITY_COLUMN = "p_lending_bad_debt_over_1pct_of_debt"
 
 
 def param_columns(experiment: Experiment) -> list[str]:
     """The runs' and cells' columns of the grid's axes, in grid order."""
-    return [f"param:{key}" for key in experiment.cells[0].params]
+    return list(experiment.cells[0].columns)
 
 
 def completed(runs: pd.DataFrame) -> pd.DataFrame:
@@ -40,17 +40,17 @@ def completed(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def cells_frame(experiment: Experiment, runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per cell: its parameters, its runs (completed, failed), every statistic of each
-    figure over the completed runs, and the share of them whose bad debt exceeds 1% of the debt."""
+    """One row per cell: its parameters, its runs (completed, failed, missing), every statistic of
+    each figure over the completed runs, and the share of them whose lending pool ended with bad
+    debt above 1% of its debt."""
     rows = []
     for cell in experiment.cells:
         mine = runs[runs["cell"] == cell.index] if "cell" in runs else runs.iloc[0:0]
         good = completed(mine)
-        row: dict[str, Any] = {"cell": cell.index, **{f"param:{k}": v for k, v in cell.params.items()},
-                               "runs": len(good), "failed_runs": len(mine) - len(good),
+        row: dict[str, Any] = {"cell": cell.index, **cell.columns, "runs": len(good), "failed_runs": len(mine) - len(good),
                                "missing_runs": experiment.seeds - len(mine)}
-        for column, name in CELL_FIGURES.items():
-            values = good[column].astype(float).tolist() if column in good else []
+        for name, (column, sign) in CELL_FIGURES.items():
+            values = (sign * good[column].astype(float)).tolist() if column in good else []
             for stat in STATISTICS:
                 row[f"{name}_{stat}"] = statistic(values, stat)
         shares = good[BAD_DEBT_SHARE].astype(float).dropna() if BAD_DEBT_SHARE in good else pd.Series(dtype=float)
@@ -68,5 +68,5 @@ def cell_expectations(experiment: Experiment, runs: pd.DataFrame) -> list[dict[s
         summaries = [unflatten(row) for row in good.to_dict("records")]
         for result in check(experiment.expectations, summaries):
             result["failed_runs"], result["missing_runs"] = len(mine) - len(good), experiment.seeds - len(mine)
-            results.append({"cell": cell.index, **{f"param:{k}": v for k, v in cell.params.items()}, **result})
+            results.append({"cell": cell.index, **cell.columns, **result})
     return results

@@ -51,9 +51,6 @@ def runs_frame(experiment: Experiment, rows: list[dict[str, Any]]) -> pd.DataFra
         return pd.DataFrame(columns=["cell", "seed", *param_columns(experiment), "error"])
     first = ["cell", "seed", *param_columns(experiment)]
     runs = runs[first + [c for c in runs.columns if c not in first]]
-    for column in param_columns(experiment):  # a grid mixing kinds of value (1, "x") is stored as text
-        if len({type(v) for v in runs[column]}) > 1:
-            runs[column] = runs[column].astype(str)
     return runs.sort_values(["cell", "seed"], kind="stable").reset_index(drop=True)
 
 
@@ -65,11 +62,14 @@ def write_sweep_outputs(experiment: Experiment, out_dir: Path, rows: list[dict[s
     write_atomic(out_dir / RUNS_FILE, _parquet(runs))
     write_atomic(out_dir / CELLS_FILE, _parquet(cells))
     write_atomic(out_dir / EXPECT_FILE, (json.dumps(expectations, indent=2) + "\n").encode())
+    from sim.report.sweep import SWEEP_REPORT_FILES, write_sweep_report  # matplotlib is only needed here
+
     page = None
     if report:
-        from sim.report.sweep import write_sweep_report  # matplotlib is only needed here
-
         page = write_sweep_report(out_dir, experiment.name, cells, param_columns(experiment), expectations, experiment.seeds)
+    else:  # a report of an earlier sweep would contradict these tables
+        for name in SWEEP_REPORT_FILES:
+            (out_dir / name).unlink(missing_ok=True)
     return SweepOutputs(runs, cells, expectations, page)
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from sim.experiment.spec import Experiment
+from sim.experiment.spec import Experiment, check_runs
 from sim.files import write_atomic
 from sim.model.interrupts import signals_raise
 from sim.scenario import Scenario
@@ -39,8 +39,9 @@ def run_key(cell: int, seed: int) -> str:
 
 
 def fingerprint(scenario: Scenario) -> str:
-    """What a run's outputs depend on, as a hash: its whole scenario (seed and path draws included)."""
-    return hashlib.sha256(scenario.model_dump_json().encode()).hexdigest()
+    """What a run's outputs depend on, as a hash: its whole scenario (seed and path draws included)
+    but its name, which labels the run and changes nothing in it."""
+    return hashlib.sha256(scenario.model_dump_json(exclude={"name"}).encode()).hexdigest()
 
 
 def flatten(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -74,7 +75,7 @@ class Task:
 
     cell: int
     seed: int
-    params: dict[str, Any]
+    columns: dict[str, Any]  # the cell's parameters as table columns (Cell.columns)
     scenario: Scenario
     sha256: str
 
@@ -84,12 +85,12 @@ class Task:
 
 
 def tasks_of(experiment: Experiment) -> list[Task]:
-    """Every run of ``experiment``, cell by cell, each with its scenario and its fingerprint."""
-    out = []
-    for cell, offset in experiment.tasks():
-        scenario = experiment.scenario_for(cell, offset)
-        out.append(Task(cell, scenario.seed, experiment.cells[cell].params, scenario, fingerprint(scenario)))
-    return out
+    """Every run of ``experiment``, cell by cell, each with its scenario and its fingerprint;
+    :class:`~sim.experiment.ExperimentError` naming the runs whose seed or draw the scenario refuses."""
+    tasks = []
+    for (cell, _), scenario in zip(experiment.tasks(), check_runs(experiment)):
+        tasks.append(Task(cell, scenario.seed, experiment.cells[cell].columns, scenario, fingerprint(scenario)))
+    return tasks
 
 
 def run_task(task: Task, out_dir: str, backend: str = "revm") -> dict[str, Any]:
@@ -102,8 +103,7 @@ def run_task(task: Task, out_dir: str, backend: str = "revm") -> dict[str, Any]:
 
     if _ARTIFACTS is None:
         _ARTIFACTS = load_artifacts()
-    row: dict[str, Any] = {"cell": task.cell, "seed": task.seed, "scenario_sha256": task.sha256,
-                           **{f"param:{k}": v for k, v in task.params.items()}}
+    row: dict[str, Any] = {"cell": task.cell, "seed": task.seed, "scenario_sha256": task.sha256, **task.columns}
     target = Path(out_dir) / RUNS_DIR / task.key
     try:
         result = run_cascade(task.scenario, target, progress=False, artifacts=_ARTIFACTS, backend=backend,
@@ -129,14 +129,16 @@ def _worker_name() -> str:
 
 
 def finished_rows(out_dir: Path, tasks: list[Task]) -> dict[str, dict[str, Any]]:
-    """The rows already written for ``tasks`` (by key), those of the same scenario only."""
+    """The rows already written for ``tasks`` (by key), those of the same scenario only, labelled
+    with the task's parameters (an axis added at its base value, or a path written another way,
+    leaves the scenario as it was: its run is reused under the new labels)."""
     rows = {}
     for task in tasks:
         path = out_dir / ROWS_DIR / f"{task.key}.json"
         if path.exists():
             row = json.loads(path.read_text())
             if row.get("scenario_sha256") == task.sha256:
-                rows[task.key] = row
+                rows[task.key] = {**{k: v for k, v in row.items() if not k.startswith("param:")}, **task.columns}
     return rows
 
 
@@ -170,13 +172,14 @@ def backend_problems(experiment: Experiment, backend: str) -> list[tuple[str, st
 
 def run_sweep(experiment: Experiment, out_dir: Path, workers: int = 2, scheduler: str | None = None,
               backend: str = "revm", on_row: Callable[[dict[str, Any]], None] | None = None,
-              on_start: Callable[[int, int], None] | None = None) -> SweepResult:
+              on_start: Callable[[int, int], None] | None = None, tasks: list[Task] | None = None) -> SweepResult:
     """Run every task of ``experiment`` not finished in ``out_dir`` on Dask (a LocalCluster of
     ``workers`` processes, or the cluster at ``scheduler``). ``on_start(total, done)`` is called
     once before the first task, ``on_row(row)`` for every row as it is written. SIGINT / SIGTERM
     raise :class:`~sim.model.interrupts.Interrupted` after the cluster is closed; every row written
-    so far stays, and a rerun continues from there."""
-    tasks = tasks_of(experiment)
+    so far stays, and a rerun continues from there. ``tasks``: :func:`tasks_of` the experiment,
+    when the caller has them already."""
+    tasks = tasks if tasks is not None else tasks_of(experiment)
     (out_dir / ROWS_DIR).mkdir(parents=True, exist_ok=True)
     done = finished_rows(out_dir, tasks)
     todo = [task for task in tasks if task.key not in done]
@@ -198,7 +201,8 @@ def _run_on_dask(todo: list[Task], out_dir: Path, workers: int, scheduler: str |
     cluster = None
     try:
         if scheduler is None:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   worker_dashboard_address=None)
         with Client(scheduler or cluster) as client:
             futures = {client.submit(run_task, task, str(out_dir), backend, pure=False, key=f"run-{task.key}-{task.sha256[:12]}"): task
                        for task in todo}

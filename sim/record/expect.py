@@ -103,8 +103,10 @@ def statistic(values: Sequence[float], name: str) -> float:
     if name == "max":
         return float(data.max())
     level = float(name.removeprefix("es").removeprefix("p"))
-    cut = float(np.percentile(data, level))
-    return cut if name.startswith("p") else float(data[data >= cut].mean())
+    if name.startswith("p"):
+        return float(np.percentile(data, level))
+    worst = max(1, math.ceil(round(data.size * (100.0 - level) / 100.0, 9)))  # the worst (100 − NN)% of runs, at least one
+    return float(np.sort(data)[-worst:].mean())
 
 
 def check(expectations: Sequence[Expectation], summaries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

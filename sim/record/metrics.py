@@ -112,14 +112,15 @@ def fund_figures(timeseries: pd.DataFrame) -> tuple[FundUsd | None, BadDebtUsd |
 
 
 def lending_debt_figures(timeseries: pd.DataFrame, bad_debt: BadDebtUsd | None) -> tuple[LendingDebtUsd | None, float | None]:
-    """Every reserve's debt summed per block (at the first block and at its largest), and the bad
-    debt as a share of the debt at the start: the figure Gauntlet gates on (more than 1% of debt
-    left undercollateralised fails a configuration)."""
+    """Every reserve's debt summed per block (at the first block and at its largest), and the
+    lending pool's bad debt (its deficit) as a share of the debt at the start: the figure Gauntlet
+    gates on (more than 1% of debt left undercollateralised fails a configuration). The perp
+    exchange's uncovered loss is not a share of this debt and is left out."""
     per_block = timeseries.groupby("block")["lending_debt_usd"].sum(min_count=1).dropna()
     if per_block.empty:
         return None, None
     debt = LendingDebtUsd(start=float(per_block.iloc[0]), max=float(per_block.max()))
-    share = bad_debt.total / debt.start if bad_debt is not None and debt.start > 0 else None
+    share = bad_debt.lending_deficit / debt.start if bad_debt is not None and debt.start > 0 else None
     return debt, share
 
 

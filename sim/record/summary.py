@@ -96,7 +96,7 @@ class MarketFigures:
     insurance_fund_usd: FundUsd | None
     bad_debt_usd: BadDebtUsd | None
     lending_debt_usd: LendingDebtUsd | None
-    bad_debt_share_of_debt: float | None  # bad_debt_usd.total / lending_debt_usd.start (None without debt)
+    lending_deficit_share_of_debt: float | None  # bad_debt_usd.lending_deficit / lending_debt_usd.start (None without debt)
     drawdown: dict[str, dict[str, float | None]]  # asset -> venue -> largest fall from a peak (fraction)
     cascade_amplification: dict[str, float | None]  # asset -> pool drawdown / external drawdown
     amm_depth_usd: dict[str, DepthUsd | None]

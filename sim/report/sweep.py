@@ -43,10 +43,10 @@ TABLE_COLUMNS: Final = (
     ("bad_debt_usd_p95", "bad debt p95 (VaR)", fmt_usd),
     ("bad_debt_usd_p99", "bad debt p99", fmt_usd),
     ("bad_debt_usd_es99", "bad debt ES99", fmt_usd),
-    ("p_bad_debt_over_1pct_of_debt", "P(bad debt > 1% of debt)", fmt_pct),
+    ("p_lending_bad_debt_over_1pct_of_debt", "P(lending bad debt > 1% of debt)", fmt_pct),
     ("liquidations_usd_p95", "liquidations p95 (LaR)", fmt_usd),
     ("adl_notional_usd_p95", "ADL notional p95", fmt_usd),
-    ("market_makers_pnl_usd_p50", "market makers' PnL p50", fmt_usd),
+    ("market_makers_loss_usd_p95", "market makers' loss p95", fmt_usd),
 )
 
 
@@ -153,7 +153,9 @@ def _page(name: str, cells: pd.DataFrame, axes: list[str], expectations: Sequenc
 <h1>{e(name)}</h1>
 <p>{len(cells)} cells × {seeds} seeds. Bad debt is the lending pool's deficit plus the perp exchange's uncovered
 loss at the end of a run; VaR is its 95th percentile over a cell's seeds and LaR the 95th percentile of the USD
-liquidated. ES99 is the mean of the worst 1% (at least the worst run). Statistics are over the runs that completed.</p>
+liquidated. ES99 is the mean of the worst 1% of runs (at least the worst run). With {seeds} seeds a p99 or ES99 is
+the worst run or two: read the tail with the number of runs in mind. Statistics are over the runs that completed;
+a failed run is left out of them, and may have been among the worst.</p>
 <h2>Across the grid</h2>
 <figure><img src="{GRID_PNG}" alt="VaR and LaR across the grid"></figure>
 <h2>Expectations</h2>

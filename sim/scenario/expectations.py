@@ -21,7 +21,9 @@ from typing import Callable
 
 STATISTICS = ("mean", "p50", "p95", "p99", "max", "es95", "es99")
 """``pNN``: the NN-th percentile (linear interpolation); ``esNN``: expected shortfall, the mean of
-the values at or above the NN-th percentile (the worst tail of a loss); ``max``: the largest."""
+the largest ⌈n × (100 − NN)%⌉ of the n values, at least the largest one (the worst tail of a loss:
+ties at the percentile do not pull it down); ``max``: the largest. Every statistic reads the upper
+tail: for a figure where low is bad (a PnL), bound its ``mean`` or ``p50``, or a loss figure."""
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne, "<": operator.lt, ">": operator.gt,

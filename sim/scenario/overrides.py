@@ -77,27 +77,38 @@ def _describe(step: str | int | tuple[str, str]) -> str:
 
 def _set(data: Any, override: Override) -> None:
     """Write ``override.value`` into the scenario data ``data`` (a dict from ``model_dump``)."""
+    container, place, _ = _locate(data, override)
+    container[place] = override.value
+
+
+def target(scenario: Scenario, override: Override) -> tuple[str | int, ...]:
+    """The field ``override`` names in ``scenario``, as keys and list positions (``[asset=ALT]``
+    resolved): two overrides name the same field when their targets are equal. Raises
+    :class:`ScenarioError` for a path that names nothing."""
+    return _locate(scenario.model_dump(mode="python"), override)[2]
+
+
+def _locate(data: Any, override: Override) -> tuple[Any, str | int, tuple[str | int, ...]]:
+    """Where ``override`` writes in ``data``: the container, the key or position in it, and the
+    whole path as keys and positions."""
     node = data
     where = ""
+    concrete: list[str | int] = []
     for position, step in enumerate(override.steps):
-        last = position == len(override.steps) - 1
         if isinstance(step, str):
             if not isinstance(node, dict):
                 raise _bad(override, f"{where or 'the scenario'} is not a mapping: it has no key {step!r}")
             if step not in node:
                 known = ", ".join(sorted(node)) if node else "none"
                 raise _bad(override, f"{where or 'the scenario'} has no field {step!r} (its fields: {known})")
-            if last:
-                node[step] = override.value
-                return
-            node = node[step]
+            place: str | int = step
         else:
             if not isinstance(node, list):
                 raise _bad(override, f"{where or 'the scenario'} is not a list: {_describe(step)} picks nothing")
             if isinstance(step, int):
                 if step >= len(node):
                     raise _bad(override, f"{where} has {len(node)} item(s): {_describe(step)} is not one of them")
-                index = step
+                place = step
             else:
                 key, wanted = step
                 matches = [i for i, item in enumerate(node) if isinstance(item, dict) and str(item.get(key)) == wanted]
@@ -105,12 +116,13 @@ def _set(data: Any, override: Override) -> None:
                     present = ", ".join(str(item.get(key)) for item in node if isinstance(item, dict)) or "none"
                     count = "no item" if not matches else f"{len(matches)} items"
                     raise _bad(override, f"{count} of {where} has {key}={wanted} ({key} of its items: {present})")
-                index = matches[0]
-            if last:
-                node[index] = override.value
-                return
-            node = node[index]
+                place = matches[0]
+        concrete.append(place)
+        if position == len(override.steps) - 1:
+            return node, place, tuple(concrete)
+        node = node[place]
         where += _describe(step) if where else _describe(step).lstrip(".")
+    raise _bad(override, "the path is empty")
 
 
 def _bad(override: Override, message: str) -> ScenarioError:
