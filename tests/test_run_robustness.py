@@ -309,3 +309,25 @@ def test_a_staging_directory_left_by_a_killed_run_is_cleared_by_the_next(tmp_pat
     with output_lock(out):
         fresh = staging_dir(out)
     assert not stale.exists() and fresh.is_dir()
+
+
+def test_a_signal_inside_held_bookkeeping_waits_for_its_end():
+    """A block's rows and its count are one step: a signal arriving between them is raised only
+    once both are done (the race that once left a recorded block the summary did not count)."""
+    import os
+
+    from sim.model.interrupts import Interrupted, held, signals_raise
+
+    done = []
+    with pytest.raises(Interrupted) as raised:
+        with signals_raise():
+            with held():
+                os.kill(os.getpid(), signal.SIGINT)
+                done.append("rows")  # the handler ran already, and raised nothing here
+                done.append("count")
+            done.append("after")  # not reached: raised as the held block ended
+    assert done == ["rows", "count"] and raised.value.exit_code == 130
+    with signals_raise():  # a fresh run starts with nothing pending
+        with held():
+            done.append("again")
+    assert done[-1] == "again"

@@ -25,6 +25,14 @@ class Interrupted(BaseException):
         return 128 + self.signal_number
 
 
+class _State:
+    """The handler's state: whether it has raised, and a signal held back by :func:`held`."""
+
+    raised = False
+    holding = 0  # depth of held() blocks
+    pending: int | None = None
+
+
 @contextmanager
 def signals_raise() -> Iterator[None]:
     """Within the block, the first SIGINT or SIGTERM raises :class:`Interrupted`; later ones are
@@ -32,13 +40,16 @@ def signals_raise() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    raised = False
+    _State.raised, _State.holding, _State.pending = False, 0, None
 
     def handler(signal_number: int, frame: object) -> None:
-        nonlocal raised
-        if not raised:
-            raised = True
-            raise Interrupted(signal_number)
+        if _State.raised or _State.pending is not None:
+            return
+        if _State.holding:
+            _State.pending = signal_number  # raised when the held block ends
+            return
+        _State.raised = True
+        raise Interrupted(signal_number)
 
     previous = {s: signal.signal(s, handler) for s in SIGNALS}
     try:
@@ -46,3 +57,18 @@ def signals_raise() -> Iterator[None]:
     finally:
         for s, old in previous.items():
             signal.signal(s, old)
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """Within the block a signal waits: it is raised as :class:`Interrupted` when the block ends,
+    so bookkeeping that must be whole (a block's rows recorded and counted) never stops halfway."""
+    _State.holding += 1
+    try:
+        yield
+    finally:
+        _State.holding -= 1
+        if _State.holding == 0 and _State.pending is not None and not _State.raised:
+            signal_number, _State.pending = _State.pending, None
+            _State.raised = True
+            raise Interrupted(signal_number)

@@ -28,6 +28,7 @@ from sim.agents import (
     build_agents,
     fixed_address,
 )
+from sim.model.interrupts import held
 from sim.model.ordering import agent_bid, in_sequence, interleave, seeded_order, spread_populations
 from sim.protocol import Call, MinedBlock, Order, Protocol, ProtocolSession, SetupError, Snapshot
 from sim.protocol.deploy import configuration_orders, funding_calls, insurance_units, margin_price_calls, venue_grants
@@ -184,10 +185,11 @@ class CascadeModel:
         for sender, calls in failed_by_sender.items():
             self._by_address[sender].observe(calls)
         snapshot = self.reader.read(block, mined.timestamp_s, self.history[-1], mined.touched())
-        self.recorder.record_block(block, mined, self.history[-1])
-        self.recorder.record_state(block, snapshot, mempool_txs=len(mined.left_out))
-        self.history.append(snapshot)
-        self.block = block
+        with held():  # a signal waits until the block is recorded and counted: never one without the other
+            self.recorder.record_block(block, mined, self.history[-1])
+            self.recorder.record_state(block, snapshot, mempool_txs=len(mined.left_out))
+            self.history.append(snapshot)
+            self.block = block
         return mined
 
     def _decide(self, block: int, timestamp_s: int) -> list[Order]:
