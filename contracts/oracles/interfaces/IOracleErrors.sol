@@ -19,4 +19,10 @@ interface IOracleErrors {
     error InsufficientHistory(uint256 neededAtOrBefore, uint256 oldestTimestamp);
     /// @notice Observation `index` (oldest first) is not kept; `count` are.
     error ObservationNotFound(uint256 index, uint256 count);
+    /// @notice An LST index's weight on its pool's spot price above 100% (in bps).
+    error InvalidSpotWeight(uint16 spotWeightBps);
+    /// @notice An LST's exchange rate to its underlying of zero.
+    error InvalidExchangeRate(uint256 rateWad);
+    /// @notice The underlying's aggregator answered a non-positive price.
+    error InvalidUnderlyingPrice(address underlyingAggregator, int256 answer);
 }
