@@ -76,6 +76,7 @@ class Agent:
     latency_blocks: int = 0
     kind: str = field(default="agent", init=False)  # an AgentKind
     failures: int = field(default=0, init=False)
+    limited_liability: bool = field(default=False, init=False)  # walks away from positions under water
     hedged_asset = None  # agents that report a net delta (market makers) name its asset
 
     @property

@@ -23,6 +23,7 @@ from sim.agents.liquidator import Liquidator
 from sim.agents.market_maker import MarketMaker
 from sim.agents.noise import NoiseTrader
 from sim.agents.passive import PassiveLender, PassiveLiquidityProvider
+from sim.agents.spot_pump import SpotPumpAttacker
 from sim.agents.whale import Whale
 from sim.scenario import Scenario
 from sim.scenario.schema import Agents
@@ -133,12 +134,25 @@ def _noise(p: Population, pop: Any, label: str, index: int) -> Agent:
     )
 
 
+def _attacker(p: Population, pop: Any, label: str, index: int) -> Agent:
+    reserve = p.scenario.reserve_of(pop.asset)
+    pool = p.scenario.pool_of(pop.asset)
+    return SpotPumpAttacker(
+        **identity(label, pop, p.rng),
+        asset=pop.asset,
+        start_block=pop.start_block,
+        ltv_bps=reserve.ltv_bps,
+        fee_bps=pool.fee_bps,
+    )
+
+
 POPULATIONS: dict[str, PopulationKind] = {
     "whales": PopulationKind(Whale, "whale", True, _whale),
     "market_makers": PopulationKind(MarketMaker, "mm", True, _market_maker),
     "liquidators": PopulationKind(Liquidator, "liquidator", False, _liquidator),
     "arbitrageurs": PopulationKind(Arbitrageur, "arb", False, _arbitrageur),
     "noise": PopulationKind(NoiseTrader, "noise", True, _noise),
+    "attackers": PopulationKind(SpotPumpAttacker, "attacker", False, _attacker),
 }
 if set(POPULATIONS) != set(Agents.model_fields):  # the schema and the registry name the same sections
     raise ImportError(f"agent registry {sorted(POPULATIONS)} does not match the scenario's agents {sorted(Agents.model_fields)}")

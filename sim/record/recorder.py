@@ -31,16 +31,20 @@ class RecordedAgent(Interface):
     kind: str
     failures: int
     hedged_asset: str | None  # the asset whose net delta the agent reports (market makers), or None
+    limited_liability: bool  # its positions under water count as nothing (an attacker walks away)
 
     def off_chain_usd8(self, external: dict[str, int], protocol: Protocol) -> int: ...
 
     def net_delta_usd8(self, view: Snapshot, protocol: Protocol, external: dict[str, int]) -> int: ...
 
 
-def equity_usd8(protocol: Protocol, snapshot: Snapshot, account: str, external: dict[str, int]) -> int:
+def equity_usd8(protocol: Protocol, snapshot: Snapshot, account: str, external: dict[str, int],
+                limited_liability: bool = False) -> int:
     """Everything ``account`` owns net of debt, in 8-decimal USD at external prices: tokens, pool
     shares (their share of both reserves), lending collateral − debt, perp margin + PnL − funding,
-    and collateral the perp exchange owes it (ADL credits)."""
+    and collateral the perp exchange owes it (ADL credits). With ``limited_liability`` (an attacker
+    who walks away) a lending account or perp position worth less than nothing counts as nothing:
+    its loss is the venue's, not the account's."""
     stable = protocol.stablecoin
     total = 0
     for symbol, token in protocol.tokens.items():
@@ -52,12 +56,14 @@ def equity_usd8(protocol: Protocol, snapshot: Snapshot, account: str, external: 
             base, quote = snapshot.pool_reserves[symbol]
             total += usd_value(base * shares // supply, protocol.tokens[symbol].decimals, external[symbol])
             total += usd_value(quote * shares // supply, protocol.stable.decimals, external[stable])
-    for symbol, (collateral, debt) in snapshot.lending_positions.get(account, {}).items():
-        total += usd_value(collateral - debt, protocol.tokens[symbol].decimals, external[symbol])
+    lending = sum(usd_value(collateral - debt, protocol.tokens[symbol].decimals, external[symbol])
+                  for symbol, (collateral, debt) in snapshot.lending_positions.get(account, {}).items())
+    total += max(lending, 0) if limited_liability else lending
     for positions in snapshot.perp_positions.values():
         position = positions.get(account)
         if position is not None:
-            total += usd_value(position.equity, protocol.stable.decimals, external[stable])
+            value = usd_value(position.equity, protocol.stable.decimals, external[stable])
+            total += max(value, 0) if limited_liability else value
     total += usd_value(snapshot.perp_credits.get(account, 0), protocol.stable.decimals, external[stable])
     return total
 
@@ -78,6 +84,7 @@ class Recorder:
     gas_used_measured: bool = True  # False: the backend's gasUsed is not a chain's, events.gas_used is NaN
     start_equity: dict[str, int] = field(default_factory=dict)
     end_equity: dict[str, int] = field(default_factory=dict)
+    walked_away: dict[str, int] = field(default_factory=dict)  # limited-liability agents: positions left under water
     failed_tx: int = 0
     blocks_at_gas_limit: int = 0  # blocks that could not take every transaction offered to them
     txs_delayed: int = 0  # transactions a block took after they had waited in the mempool
@@ -189,8 +196,11 @@ class Recorder:
         external = self._external(block)
         target = self.start_equity if start else self.end_equity
         for agent in self.agents:
-            on_chain = equity_usd8(self.protocol, snapshot, agent.address, external)
+            on_chain = equity_usd8(self.protocol, snapshot, agent.address, external, agent.limited_liability)
             target[agent.address] = on_chain + agent.off_chain_usd8(external, self.protocol)
+            if agent.limited_liability and not start:  # what it walked away from: the venues' loss
+                owed = equity_usd8(self.protocol, snapshot, agent.address, external)
+                self.walked_away[agent.address] = on_chain - owed
 
     # ---------------------------------------------------------------- tables
 
@@ -215,5 +225,6 @@ class Recorder:
                 "end_equity_usd": usd_float(end) if end is not None else NAN,
                 "pnl_usd": usd_float(end - start) if start is not None and end is not None else NAN,
                 "failed_tx": agent.failures,
+                "walked_away_usd": usd_float(self.walked_away.get(agent.address, 0)),
             })
         return pd.DataFrame(rows, columns=list(AGENT_COLUMNS))

@@ -33,6 +33,7 @@ class AgentKind:
     LIQUIDATOR: Final = "liquidator"
     ARBITRAGEUR: Final = "arbitrageur"
     NOISE: Final = "noise"
+    ATTACKER: Final = "attacker"
     UNKNOWN: Final = "unknown"  # an address that is no agent of the run
 
 
@@ -80,6 +81,6 @@ transactions waiting in the mempool after the block because they did not fit its
 same on every asset's row of a block; 0 at block 0)."""
 
 AGENT_COLUMNS: Final = (
-    "agent_id", "agent_type", "address", "start_equity_usd", "end_equity_usd", "pnl_usd", "failed_tx",
+    "agent_id", "agent_type", "address", "start_equity_usd", "end_equity_usd", "pnl_usd", "failed_tx", "walked_away_usd",
 )
 """``agents.parquet``: one row per agent, equity at external prices before and after the run."""

@@ -344,12 +344,37 @@ class Keeper(_Strict):
     gas_price_gwei: Annotated[float, Field(ge=0.0, le=1e6)] = 50.0
 
 
+ATTACK_STRATEGIES = ("spot_pump",)
+
+
+class Attackers(_Population):
+    """An attacker running one strategy against the venues at ``start_block`` (``ape run audit``
+    finds the least capital that makes it pay). ``spot_pump``: buy ``asset`` in its pool, supply it,
+    borrow the stablecoin at the pumped oracle price in the same block and walk away."""
+
+    strategy: Literal["spot_pump"]
+    asset: Symbol
+    start_block: Annotated[int, Field(ge=1, le=MAX_BLOCKS)] = 1
+
+    def reference_problems(self, scenario: "Scenario", path: str, checks: "Checks") -> None:
+        s = scenario
+        if checks.need_asset(f"{path}.asset", self.asset):
+            if s.pool_of(self.asset) is None:
+                checks.add(f"{path}.asset", f"no pool for {self.asset!r} to buy it in")
+            reserve = s.reserve_of(self.asset)
+            if reserve is None or reserve.ltv_bps == 0:
+                checks.add(f"{path}.asset", f"{self.asset!r} cannot be borrowed against in lending.reserves (ltv_bps 0)")
+        if self.start_block > s.blocks:
+            checks.add(f"{path}.start_block", f"must be at most blocks ({s.blocks}), got {self.start_block}")
+
+
 class Agents(_Strict):
     whales: list[Whales] = []
     market_makers: list[MarketMakers] = []
     liquidators: list[Liquidators] = []
     arbitrageurs: list[Arbitrageurs] = []
     noise: list[Noise] = []
+    attackers: list[Attackers] = []
 
 
 # ---------------------------------------------------------------- the shock

@@ -1,0 +1,70 @@
+"""The least capital that makes an attack pay: probes on a doubling grid up to the limit, then
+bisection between the last capital that lost and the first that paid.
+
+An attack's profit is taken to grow with its capital once it pays (a pump that pays at C pays at
+more, until the venue's cash runs out); every probe is kept, so a profit that falls again shows
+in the audit's plot of attacker PnL against capital.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+GRID_STEPS = 10  # probes at limit / 2^10 .. limit before bisecting
+REL_TOLERANCE = 0.01  # bisect until the bracket is within 1% of its upper end
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One run of an attack at one capital."""
+
+    capital_usd: float
+    attacker_pnl_usd: float
+    protocol_loss_usd: float
+    victims: int
+    blocks: int
+
+    @property
+    def pays(self) -> bool:
+        return self.attacker_pnl_usd > 0
+
+
+@dataclass(frozen=True)
+class Search:
+    """Every probe in the order run, and the least paying capital found (None: none paid)."""
+
+    probes: list[Probe]
+    min_capital_usd: float | None
+
+    @property
+    def best(self) -> Probe | None:
+        """The probe of the largest attacker profit, or None."""
+        return max(self.probes, key=lambda p: p.attacker_pnl_usd, default=None)
+
+
+def least_paying_capital(evaluate: Callable[[float], Probe], max_capital_usd: float,
+                         rel_tolerance: float = REL_TOLERANCE, grid_steps: int = GRID_STEPS) -> Search:
+    """Probe ``evaluate`` at ``max_capital_usd`` / 2^k for k = ``grid_steps`` .. 0 until one pays,
+    then bisect between it and the last that did not, to within ``rel_tolerance``."""
+    probes: list[Probe] = []
+    lower = 0.0
+    upper = None
+    for k in range(grid_steps, -1, -1):
+        probe = evaluate(max_capital_usd / 2**k)
+        probes.append(probe)
+        if probe.pays:
+            upper = probe.capital_usd
+            break
+        lower = probe.capital_usd
+    if upper is None:
+        return Search(probes, None)
+    while upper - lower > rel_tolerance * upper:
+        middle = (lower + upper) / 2
+        probe = evaluate(middle)
+        probes.append(probe)
+        if probe.pays:
+            upper = middle
+        else:
+            lower = middle
+    return Search(probes, upper)
