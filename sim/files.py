@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import pathlib
 import tempfile
 
 FILE_MODE = 0o644  # mkstemp creates 0600; outputs are meant to be shared
+
+
+def parquet_bytes(frame) -> bytes:
+    """A pandas DataFrame as Parquet file bytes (no index), for :func:`write_atomic`."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
 
 
 def write_atomic(path: pathlib.Path, data: bytes) -> None:

@@ -45,20 +45,15 @@ class Search:
 
 def least_paying_capital(evaluate: Callable[[float], Probe], max_capital_usd: float,
                          rel_tolerance: float = REL_TOLERANCE, grid_steps: int = GRID_STEPS) -> Search:
-    """Probe ``evaluate`` at ``max_capital_usd`` / 2^k for k = ``grid_steps`` .. 0 until one pays,
-    then bisect between it and the last that did not, to within ``rel_tolerance``."""
-    probes: list[Probe] = []
-    lower = 0.0
-    upper = None
-    for k in range(grid_steps, -1, -1):
-        probe = evaluate(max_capital_usd / 2**k)
-        probes.append(probe)
-        if probe.pays:
-            upper = probe.capital_usd
-            break
-        lower = probe.capital_usd
-    if upper is None:
+    """Probe ``evaluate`` at ``max_capital_usd`` / 2^k for k = ``grid_steps`` .. 0 (the whole grid:
+    the profit at the limit is the attack's largest), then bisect between the first capital that
+    paid and the last below it that did not, to within ``rel_tolerance``."""
+    probes = [evaluate(max_capital_usd / 2**k) for k in range(grid_steps, -1, -1)]
+    first = next((i for i, probe in enumerate(probes) if probe.pays), None)
+    if first is None:
         return Search(probes, None)
+    upper = probes[first].capital_usd
+    lower = probes[first - 1].capital_usd if first > 0 else 0.0
     while upper - lower > rel_tolerance * upper:
         middle = (lower + upper) / 2
         probe = evaluate(middle)

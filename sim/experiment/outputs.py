@@ -6,7 +6,6 @@ same call after a rerun gives the same files.
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ import pandas as pd
 from sim.experiment.cells import cell_expectations, cells_frame, param_columns
 from sim.experiment.spec import Experiment
 from sim.experiment.sweep import RUNS_DIR, ROWS_DIR
-from sim.files import write_atomic
+from sim.files import parquet_bytes, write_atomic
 from sim.record.expect import EXPECT_FILE
 
 RUNS_FILE = "runs.parquet"
@@ -59,8 +58,8 @@ def write_sweep_outputs(experiment: Experiment, out_dir: Path, rows: list[dict[s
     runs = runs_frame(experiment, rows)
     cells = cells_frame(experiment, runs)
     expectations = cell_expectations(experiment, runs)
-    write_atomic(out_dir / RUNS_FILE, _parquet(runs))
-    write_atomic(out_dir / CELLS_FILE, _parquet(cells))
+    write_atomic(out_dir / RUNS_FILE, parquet_bytes(runs))
+    write_atomic(out_dir / CELLS_FILE, parquet_bytes(cells))
     write_atomic(out_dir / EXPECT_FILE, (json.dumps(expectations, indent=2) + "\n").encode())
     from sim.report.sweep import SWEEP_REPORT_FILES, write_sweep_report  # matplotlib is only needed here
 
@@ -71,9 +70,3 @@ def write_sweep_outputs(experiment: Experiment, out_dir: Path, rows: list[dict[s
         for name in SWEEP_REPORT_FILES:
             (out_dir / name).unlink(missing_ok=True)
     return SweepOutputs(runs, cells, expectations, page)
-
-
-def _parquet(frame: pd.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
-    return buffer.getvalue()
