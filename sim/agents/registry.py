@@ -23,7 +23,10 @@ from sim.agents.liquidator import Liquidator
 from sim.agents.market_maker import MarketMaker
 from sim.agents.noise import NoiseTrader
 from sim.agents.passive import PassiveLender, PassiveLiquidityProvider
+from sim.agents.mark_push import MarkPushAttacker
+from sim.agents.short_dump import ShortAndDumpAttacker
 from sim.agents.spot_pump import SpotPumpAttacker
+from sim.agents.twap_hold import TwapHoldAttacker
 from sim.agents.whale import Whale
 from sim.scenario import Scenario
 from sim.scenario.schema import Agents
@@ -135,15 +138,19 @@ def _noise(p: Population, pop: Any, label: str, index: int) -> Agent:
 
 
 def _attacker(p: Population, pop: Any, label: str, index: int) -> Agent:
-    reserve = p.scenario.reserve_of(pop.asset)
-    pool = p.scenario.pool_of(pop.asset)
-    return SpotPumpAttacker(
-        **identity(label, pop, p.rng),
-        asset=pop.asset,
-        start_block=pop.start_block,
-        ltv_bps=reserve.ltv_bps,
-        fee_bps=pool.fee_bps,
-    )
+    s = p.scenario
+    reserve, pool, market = s.reserve_of(pop.asset), s.pool_of(pop.asset), s.market_of(pop.asset)
+    common = {**identity(label, pop, p.rng), "asset": pop.asset, "start_block": pop.start_block}
+    # a perp leverage the market accepts: 90% of its largest
+    leverage = min(pop.leverage, 0.9 * 10_000 / market.initial_margin_bps) if market is not None else pop.leverage
+    if pop.strategy == "spot_pump":
+        return SpotPumpAttacker(**common, ltv_bps=reserve.ltv_bps, fee_bps=pool.fee_bps)
+    if pop.strategy == "twap_hold":
+        return TwapHoldAttacker(**common, hold_blocks=pop.hold_blocks, ltv_bps=reserve.ltv_bps, fee_bps=pool.fee_bps)
+    if pop.strategy == "mark_push":
+        return MarkPushAttacker(**common, market=pop.asset, leverage=leverage)
+    return ShortAndDumpAttacker(**common, market=pop.asset if market is not None else None, hold_blocks=pop.hold_blocks,
+                                leverage=leverage)
 
 
 POPULATIONS: dict[str, PopulationKind] = {

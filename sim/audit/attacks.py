@@ -1,32 +1,40 @@
-"""The attacks an audit can run: each a name, whether a scenario can host it (and why not), and the
-scenario with its attacker at a given capital."""
+"""The attacks an audit runs: each a name, what it does, why a scenario cannot host it on an asset
+(or None), and the scenario with its attacker at a given capital. One attacker file per strategy
+lives in sim/agents/ (spot_pump, twap_hold, mark_push, short_dump)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
 from sim.scenario import Scenario
 from sim.scenario.loading import parse_scenario
 
+HOLD_BLOCKS = 10  # how long a short is held after the dump
+ATTACKER_GAS_GWEI = 1_000.0  # bids above every agent: its transactions go first in their block
+
 
 @dataclass(frozen=True)
 class Attack:
     name: str
     summary: str
-    problem: Callable[[Scenario, str], str | None]  # why the scenario cannot host it on this asset, or None
     strategy: str  # the attacker population's strategy
+    problem: Callable[[Scenario, str], str | None]  # why the scenario cannot host it on this asset, or None
+    hold_blocks: Callable[[Scenario, str], int] = lambda scenario, asset: HOLD_BLOCKS
 
     def with_attacker(self, scenario: Scenario, asset: str, capital_usd: float, start_block: int) -> Scenario:
         """``scenario`` with one attacker of this strategy on ``asset`` holding ``capital_usd``."""
         data = scenario.model_dump(mode="python")
-        data["agents"]["attackers"] = [{"count": 1, "strategy": self.strategy, "asset": asset, "capital_usd": float(capital_usd),
-                                        "start_block": start_block, "gas_price_gwei": 1_000.0}]
+        data["agents"]["attackers"] = [{
+            "count": 1, "strategy": self.strategy, "asset": asset, "capital_usd": float(capital_usd),
+            "start_block": start_block, "hold_blocks": self.hold_blocks(scenario, asset), "gas_price_gwei": ATTACKER_GAS_GWEI,
+        }]
         data["name"] = f"{scenario.name}-{self.name}"[:80]
-        return parse_scenario(data, f"{scenario.name} with a {self.name} attacker")
+        return parse_scenario(data, f"{scenario.name} with a {self.name} attacker on {asset}")
 
 
-def _spot_pump_problem(scenario: Scenario, asset: str) -> str | None:
+def _borrowable(scenario: Scenario, asset: str) -> str | None:
     if scenario.pool_of(asset) is None:
         return f"no pool for {asset} to pump"
     reserve = scenario.reserve_of(asset)
@@ -35,7 +43,47 @@ def _spot_pump_problem(scenario: Scenario, asset: str) -> str | None:
     return None
 
 
-ATTACKS: dict[str, Attack] = {
-    "spot_pump": Attack("spot_pump", "buy the collateral in its pool, borrow at the pumped price, walk away",
-                        _spot_pump_problem, "spot_pump"),
-}
+def _twap_window_blocks(scenario: Scenario, asset: str) -> int:
+    """The blocks the price must be held: the TWAP window and one more (the attacker borrows after)."""
+    pool = scenario.pool_of(asset)
+    return math.ceil(pool.twap_window_s / scenario.block_time_s) + 1 if pool is not None else 1
+
+
+def _mark_push_problem(scenario: Scenario, asset: str) -> str | None:
+    if scenario.market_of(asset) is None:
+        return f"no perp market for {asset}"
+    if not any(w.perp_market == asset for w in scenario.agents.whales):
+        return f"no longs on the {asset} perp to liquidate (no whales trade it)"
+    return None
+
+
+def _short_dump_problem(scenario: Scenario, asset: str) -> str | None:
+    if scenario.assets[asset].lst is not None:
+        return f"{asset} is a liquid staking token: see depeg"
+    if scenario.pool_of(asset) is None:
+        return f"no pool for {asset} to sell into"
+    if scenario.market_of(asset) is None:
+        return f"no perp market for {asset} to short"
+    return None
+
+
+def _depeg_problem(scenario: Scenario, asset: str) -> str | None:
+    if scenario.assets[asset].lst is None:
+        return f"{asset} is no liquid staking token (assets.{asset}.lst)"
+    if scenario.pool_of(asset) is None:
+        return f"no pool for {asset} to dump it on"
+    return None
+
+
+ATTACKS: dict[str, Attack] = {attack.name: attack for attack in (
+    Attack("spot_pump", "buy the collateral in its pool, borrow at the pumped price in the same block, walk away",
+           "spot_pump", _borrowable),
+    Attack("twap_hold", "pump the pool and hold the price against arbitrage for the TWAP window, then borrow",
+           "twap_hold", _borrowable, _twap_window_blocks),
+    Attack("mark_push", "short the perp to push its mark, liquidate the longs, close the short in one block",
+           "mark_push", _mark_push_problem),
+    Attack("short_dump", "short the perp, sell the asset into its pool, let the liquidations sell more, close the short",
+           "short_dump", _short_dump_problem),
+    Attack("depeg", "short the LST's perp (when it has one), dump the LST on its thin pool: its collateral index follows",
+           "short_dump", _depeg_problem),
+)}

@@ -12,6 +12,7 @@ CONTRACTS = (
     "MockAggregator",
     "PoolSpotAggregator",
     "PoolTwapAggregator",
+    "LstIndexAggregator",
     "LendingPool",
     "PerpExchange",
     "RiskLens",

@@ -99,6 +99,7 @@ class Protocol:
     lending_oracles: dict[str, str] = field(default_factory=dict)
     perp: str = ""
     perp_index_oracles: dict[str, str] = field(default_factory=dict)
+    lst_oracles: dict[str, str] = field(default_factory=dict)  # a liquid staking token's collateral index
     markets: dict[str, MarketInfo] = field(default_factory=dict)
     risk_lens: str = ""
     state_lens: str = ""

@@ -126,11 +126,20 @@ def _create_tokens_and_pools(creations: _Creations, protocol: Protocol, scenario
         base_is_token0 = int(base.address, 16) < int(stable.address, 16)  # V2's order, ours too
         protocol.pools[pool.asset] = PoolInfo(pool.asset, address, base_is_token0, pool.fee_bps, spot, twap,
                                               kind=pool.kind, router=pool.router or "")
+        lst = scenario.assets[pool.asset].lst
+        if lst is not None:  # its collateral index: w × this pool's spot + (1 − w) × rate × the underlying's feed
+            rate = scenario.assets[pool.asset].price_usd / scenario.assets[lst.underlying].price_usd
+            protocol.lst_oracles[pool.asset] = create(
+                "LstIndexAggregator", address, base.address, stable_feed, protocol.feeds[lst.underlying],
+                round(lst.spot_weight * BPS), to_wad(rate, "floor"), f"{pool.asset} / USD (collateral index)",
+            )
 
 
 def _oracle(protocol: Protocol, kind: str, symbol: str) -> str:
     if kind == "external":
         return protocol.feeds[symbol]
+    if kind == "lst_index":
+        return protocol.lst_oracles[symbol]
     pool = protocol.pools[symbol]
     return pool.spot_oracle if kind == "pool_spot" else pool.twap_oracle
 

@@ -28,7 +28,7 @@ TokenAmount = Annotated[float, Field(ge=0.0, le=1e18)]  # human token units
 Symbol = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{0,11}$")]
 Uint32 = Annotated[int, Field(ge=0, lt=2**32)]  # what the contracts store these in
 
-OracleKind = Literal["external", "pool_spot", "pool_twap"]
+OracleKind = Literal["external", "pool_spot", "pool_twap", "lst_index"]  # lst_index: a liquid staking token's index
 def _checksummed(address: str) -> str:
     """An address in one case passes; in mixed case it must be its EIP-55 checksum (a typo otherwise)."""
     from eth_utils import is_checksum_address

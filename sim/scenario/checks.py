@@ -144,6 +144,7 @@ def _venue_problems(s: Scenario, checks: Checks) -> None:
         if checks.need_asset(f"{path}.asset", reserve.asset, volatile=False) and reserve.oracle != "external":
             if s.pool_of(reserve.asset) is None:
                 checks.add(f"{path}.oracle", f"{reserve.oracle!r} needs a pool for {reserve.asset!r} in pools")
+            _lst_index_problem(s, checks, f"{path}.oracle", reserve.oracle, reserve.asset)
     checks.unique("lending.reserves", [r.asset for r in s.lending.reserves])
     if s.stablecoin in s.assets and s.reserve_of(s.stablecoin) is None:
         checks.add("lending.reserves", f"the stablecoin {s.stablecoin!r} must be a reserve (it is what agents borrow)")
@@ -152,7 +153,24 @@ def _venue_problems(s: Scenario, checks: Checks) -> None:
         if checks.need_asset(f"{path}.asset", market.asset) and market.index_oracle != "external":
             if s.pool_of(market.asset) is None:
                 checks.add(f"{path}.index_oracle", f"{market.index_oracle!r} needs a pool for {market.asset!r} in pools")
+            _lst_index_problem(s, checks, f"{path}.index_oracle", market.index_oracle, market.asset)
     checks.unique("perp.markets", [m.asset for m in s.perp.markets])
+    for symbol, asset in s.assets.items():
+        if asset.lst is None:
+            continue
+        underlying = s.assets.get(asset.lst.underlying)
+        if underlying is None:
+            checks.add(f"assets.{symbol}.lst.underlying", f"{asset.lst.underlying!r} is not an asset (assets: {', '.join(s.assets)})")
+        elif underlying.lst is not None or underlying.stable or asset.lst.underlying == symbol:
+            checks.add(f"assets.{symbol}.lst.underlying", f"{asset.lst.underlying!r} must be a volatile asset that is no LST itself")
+        if asset.stable:
+            checks.add(f"assets.{symbol}.lst", "a stablecoin cannot be a liquid staking token")
+
+
+def _lst_index_problem(s: Scenario, checks: Checks, path: str, kind: str, symbol: str) -> None:
+    asset = s.assets.get(symbol)
+    if kind == "lst_index" and asset is not None and asset.lst is None:
+        checks.add(path, f"'lst_index' reads a liquid staking token's index: {symbol!r} has no lst (assets.{symbol}.lst)")
 
 
 def _fork_problems(s: Scenario, checks: Checks) -> None:

@@ -75,6 +75,10 @@ def external_usd(scenario: Scenario, rng: np.random.Generator, market_volatility
         log_prices[:, j] = np.log(asset.price_usd) + walk + crash_log_offsets(scenario, symbol)
     usd = np.exp(log_prices)
     for j, symbol in enumerate(symbols):
-        if scenario.assets[symbol].stable and not np.any(crash_log_offsets(scenario, symbol)):
-            usd[:, j] = scenario.assets[symbol].price_usd  # a stablecoin without a de-peg stays put
+        asset = scenario.assets[symbol]
+        if asset.stable and not np.any(crash_log_offsets(scenario, symbol)):
+            usd[:, j] = asset.price_usd  # a stablecoin without a de-peg stays put
+        if asset.lst is not None:  # outside the chain an LST is worth what it redeems for
+            underlying = scenario.assets[asset.lst.underlying]
+            usd[:, j] = usd[:, symbols.index(asset.lst.underlying)] * (asset.price_usd / underlying.price_usd)
     return usd

@@ -49,6 +49,16 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------- market structure
 
 
+class LiquidStaking(_Strict):
+    """A liquid staking token (wBETH-, BNSOL-like): outside the chain it is worth what it redeems
+    for, ``rate`` × its underlying's price, with rate = its ``price_usd`` / the underlying's; a
+    reserve or market with oracle ``lst_index`` reads w × its pool's spot + (1 − w) × rate ×
+    the underlying's feed (w = ``spot_weight``: 0.2 for wBETH, 0.3 for BNSOL)."""
+
+    underlying: Symbol
+    spot_weight: Fraction = 0.2
+
+
 class Asset(_Strict):
     decimals: Annotated[int, Field(ge=0, le=MAX_DECIMALS)]
     price_usd: Annotated[float, Field(ge=MIN_PRICE_USD, le=MAX_PRICE_USD)]
@@ -58,6 +68,7 @@ class Asset(_Strict):
     # A token that already lives on the chain the run forks (README, "Fork experiments"): the run
     # deploys none and funds agents by writing their balances; None: the run deploys a SimToken.
     address: Address | None = None
+    lst: LiquidStaking | None = None  # a liquid staking token of ``lst.underlying``
 
 
 UNISWAP_V2_FEE_BPS = 30
@@ -344,26 +355,34 @@ class Keeper(_Strict):
     gas_price_gwei: Annotated[float, Field(ge=0.0, le=1e6)] = 50.0
 
 
-ATTACK_STRATEGIES = ("spot_pump",)
-
-
 class Attackers(_Population):
-    """An attacker running one strategy against the venues at ``start_block`` (``ape run audit``
-    finds the least capital that makes it pay). ``spot_pump``: buy ``asset`` in its pool, supply it,
-    borrow the stablecoin at the pumped oracle price in the same block and walk away."""
+    """An attacker running one strategy against the venues from ``start_block`` (``ape run audit``
+    finds the least capital that makes it pay; sim/agents/ has one file per strategy):
 
-    strategy: Literal["spot_pump"]
+    - ``spot_pump``: buy ``asset`` in its pool, supply it, borrow the stablecoin at the pumped
+      price in the same block, walk away;
+    - ``twap_hold``: pump the pool and hold the price for ``hold_blocks`` against arbitrage, then
+      borrow against the averaged price;
+    - ``mark_push``: short ``asset``'s perp to push its vAMM, liquidate the longs, close the short;
+    - ``short_dump``: short ``asset``'s perp, sell ``asset`` into its pool, close after ``hold_blocks``
+      (on a liquid staking token: the de-peg)."""
+
+    strategy: Literal["spot_pump", "twap_hold", "mark_push", "short_dump"]
     asset: Symbol
     start_block: Annotated[int, Field(ge=1, le=MAX_BLOCKS)] = 1
+    hold_blocks: Annotated[int, Field(ge=1, le=MAX_BLOCKS)] = 10
+    leverage: Annotated[float, Field(ge=1.0, le=100.0)] = 5.0
 
     def reference_problems(self, scenario: "Scenario", path: str, checks: "Checks") -> None:
         s = scenario
         if checks.need_asset(f"{path}.asset", self.asset):
-            if s.pool_of(self.asset) is None:
-                checks.add(f"{path}.asset", f"no pool for {self.asset!r} to buy it in")
+            if self.strategy != "mark_push" and s.pool_of(self.asset) is None:
+                checks.add(f"{path}.asset", f"no pool for {self.asset!r} to trade it in")
             reserve = s.reserve_of(self.asset)
-            if reserve is None or reserve.ltv_bps == 0:
+            if self.strategy in ("spot_pump", "twap_hold") and (reserve is None or reserve.ltv_bps == 0):
                 checks.add(f"{path}.asset", f"{self.asset!r} cannot be borrowed against in lending.reserves (ltv_bps 0)")
+            if self.strategy == "mark_push" and s.market_of(self.asset) is None:
+                checks.add(f"{path}.asset", f"no perp market for {self.asset!r} to push")
         if self.start_block > s.blocks:
             checks.add(f"{path}.start_block", f"must be at most blocks ({s.blocks}), got {self.start_block}")
 
