@@ -30,7 +30,7 @@ from sim.agents.twap_hold import TwapHoldAttacker
 from sim.agents.whale import Whale
 from sim.scenario import Scenario
 from sim.scenario.schema import Agents
-from sim.units import mul_div, to_wad
+from sim.units import mul_div, to_units, to_wad
 
 
 @dataclass(frozen=True)
@@ -143,10 +143,12 @@ def _attacker(p: Population, pop: Any, label: str, index: int) -> Agent:
     common = {**identity(label, pop, p.rng), "asset": pop.asset, "start_block": pop.start_block}
     # a perp leverage the market accepts: 90% of its largest
     leverage = min(pop.leverage, 0.9 * 10_000 / market.initial_margin_bps) if market is not None else pop.leverage
-    if pop.strategy == "spot_pump":
-        return SpotPumpAttacker(**common, ltv_bps=reserve.ltv_bps, fee_bps=pool.fee_bps)
-    if pop.strategy == "twap_hold":
-        return TwapHoldAttacker(**common, hold_blocks=pop.hold_blocks, ltv_bps=reserve.ltv_bps, fee_bps=pool.fee_bps)
+    if pop.strategy in ("spot_pump", "twap_hold"):
+        lending = {"ltv_bps": reserve.ltv_bps, "fee_bps": pool.fee_bps,
+                   "supply_cap": to_units(reserve.supply_cap, s.assets[pop.asset].decimals, "floor")}
+        if pop.strategy == "spot_pump":
+            return SpotPumpAttacker(**common, **lending)
+        return TwapHoldAttacker(**common, hold_blocks=pop.hold_blocks, **lending)
     if pop.strategy == "mark_push":
         return MarkPushAttacker(**common, market=pop.asset, leverage=leverage)
     return ShortAndDumpAttacker(**common, market=pop.asset if market is not None else None, hold_blocks=pop.hold_blocks,

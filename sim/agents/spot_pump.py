@@ -32,6 +32,7 @@ class SpotPumpAttacker(Agent):
     start_block: int = 1
     ltv_bps: int = 0
     fee_bps: int = 30
+    supply_cap: int = 0  # the reserve's cap in token units (0: none): it supplies no more than the room left
     kind: str = field(default=AgentKind.ATTACKER, init=False)
     limited_liability: bool = field(default=True, init=False)
     attacked_at: int | None = field(default=None, init=False)
@@ -59,11 +60,19 @@ class SpotPumpAttacker(Agent):
         if bought == 0:
             return []
         pumped_base, pumped_quote = base - bought, quote + spend
-        # the bought tokens at the pumped pool price, in stablecoin units
-        value = mul_div(bought, pumped_quote, pumped_base)
+        supplied = supply_room(ctx, self.asset, self.supply_cap, bought)
+        # the supplied tokens at the pumped pool price, in stablecoin units
+        value = mul_div(supplied, pumped_quote, pumped_base)
         borrow = mul_div(value, self.ltv_bps - BORROW_MARGIN_BPS, BPS)
         return [
             p.swap(self.asset, p.stablecoin, spend, bought, self.address),
-            p.supply(self.asset, bought, self.address),
+            p.supply(self.asset, supplied, self.address),
             p.borrow(p.stablecoin, borrow, self.address),
         ]
+
+
+def supply_room(ctx: Context, asset: str, cap: int, wanted: int) -> int:
+    """How much of ``wanted`` the reserve of ``asset`` still takes under its supply ``cap`` (0: none)."""
+    if cap == 0:
+        return wanted
+    return max(min(wanted, cap - ctx.view.reserves[asset].supplied), 0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sim.agents.base import Agent, Context
+from sim.agents.spot_pump import supply_room
 from sim.protocol import Call, Protocol
 from sim.protocol.amm import amount_out, input_to_reach_price
 from sim.record.schema import AgentKind
@@ -29,6 +30,7 @@ class TwapHoldAttacker(Agent):
     pump_share: float = 0.5
     ltv_bps: int = 0
     fee_bps: int = 30
+    supply_cap: int = 0  # the reserve's cap in token units (0: none)
     kind: str = field(default=AgentKind.ATTACKER, init=False)
     limited_liability: bool = field(default=True, init=False)
     target: tuple[int, int] | None = field(default=None, init=False)  # the pumped price as (quote, base) reserves
@@ -58,7 +60,7 @@ class TwapHoldAttacker(Agent):
             spend = min(needed, cash)
             return [p.swap(self.asset, p.stablecoin, spend, 0, self.address)] if spend else []
         self.borrowed = True
-        held = ctx.view.balance(self.address, self.asset)
+        held = supply_room(ctx, self.asset, self.supply_cap, ctx.view.balance(self.address, self.asset))
         price8 = ctx.view.lending_prices.get(self.asset) or 0
         value = mul_div(ctx.usd_of(self.asset, held, price8), 10 ** p.stable.decimals, 10**8)
         borrow = mul_div(value, self.ltv_bps - BORROW_MARGIN_BPS, BPS)

@@ -26,7 +26,8 @@ from sim.scenario import Scenario
 VERDICT_COLUMNS = ("attack", "asset", "applicable", "reason", "vulnerable", "min_capital_usd", "max_profit_usd",
                    "protocol_loss_usd", "victims", "blocks")
 VERDICTS_FILE, VERDICTS_CSV, PROBES_FILE = "verdicts.parquet", "verdicts.csv", "probes.parquet"
-START_BLOCK = 1
+START_BLOCK = 10  # after the set-up's positions have settled: arbitrage has closed the gaps they opened
+SETTLE_BLOCKS = 2  # blocks after the attack ends, for the liquidations it set off
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,13 @@ def targets(scenario: Scenario, attacks: list[str]) -> list[Target]:
     with the reason when the scenario cannot host it there."""
     out = []
     for name in attacks:
+        attack = ATTACKS[name]
         for asset in scenario.volatile_assets:
-            out.append(Target(name, asset, ATTACKS[name].problem(scenario, asset)))
+            reason = attack.problem(scenario, asset)
+            needed = START_BLOCK + attack.hold_blocks(scenario, asset) + SETTLE_BLOCKS
+            if reason is None and scenario.blocks < needed:
+                reason = f"the scenario is {scenario.blocks} blocks long; the attack needs {needed} (blocks)"
+            out.append(Target(name, asset, reason))
     return out
 
 

@@ -42,9 +42,10 @@ def equity_usd8(protocol: Protocol, snapshot: Snapshot, account: str, external: 
                 limited_liability: bool = False) -> int:
     """Everything ``account`` owns net of debt, in 8-decimal USD at external prices: tokens, pool
     shares (their share of both reserves), lending collateral − debt, perp margin + PnL − funding,
-    and collateral the perp exchange owes it (ADL credits). With ``limited_liability`` (an attacker
-    who walks away) a lending account or perp position worth less than nothing counts as nothing:
-    its loss is the venue's, not the account's."""
+    and collateral the perp exchange owes it (ADL credits). With ``limited_liability`` (an attacker,
+    who walks away) only what it can take out counts: a lending account worth less than nothing
+    counts as nothing (its loss is the venue's, :func:`abandoned_usd8`), and an open perp position
+    counts as nothing either way (a gain it did not close, at a mark it pushed, is not one)."""
     stable = protocol.stablecoin
     total = 0
     for symbol, token in protocol.tokens.items():
@@ -56,16 +57,28 @@ def equity_usd8(protocol: Protocol, snapshot: Snapshot, account: str, external: 
             base, quote = snapshot.pool_reserves[symbol]
             total += usd_value(base * shares // supply, protocol.tokens[symbol].decimals, external[symbol])
             total += usd_value(quote * shares // supply, protocol.stable.decimals, external[stable])
-    lending = sum(usd_value(collateral - debt, protocol.tokens[symbol].decimals, external[symbol])
-                  for symbol, (collateral, debt) in snapshot.lending_positions.get(account, {}).items())
-    total += max(lending, 0) if limited_liability else lending
-    for positions in snapshot.perp_positions.values():
-        position = positions.get(account)
-        if position is not None:
-            value = usd_value(position.equity, protocol.stable.decimals, external[stable])
-            total += max(value, 0) if limited_liability else value
+    lending = _lending_usd8(protocol, snapshot, account, external)
+    total += max(lending, 0) if limited_liability else lending + sum(_perp_usd8(protocol, snapshot, account, external))
     total += usd_value(snapshot.perp_credits.get(account, 0), protocol.stable.decimals, external[stable])
     return total
+
+
+def abandoned_usd8(protocol: Protocol, snapshot: Snapshot, account: str, external: dict[str, int]) -> int:
+    """What ``account`` leaves the venues with if it walks away: a lending account's debt above its
+    collateral, and each perp position's losses beyond its margin (8-decimal USD, never below 0)."""
+    lending = _lending_usd8(protocol, snapshot, account, external)
+    return max(-lending, 0) + sum(max(-value, 0) for value in _perp_usd8(protocol, snapshot, account, external))
+
+
+def _lending_usd8(protocol: Protocol, snapshot: Snapshot, account: str, external: dict[str, int]) -> int:
+    return sum(usd_value(collateral - debt, protocol.tokens[symbol].decimals, external[symbol])
+               for symbol, (collateral, debt) in snapshot.lending_positions.get(account, {}).items())
+
+
+def _perp_usd8(protocol: Protocol, snapshot: Snapshot, account: str, external: dict[str, int]) -> list[int]:
+    stable = protocol.stablecoin
+    return [usd_value(positions[account].equity, protocol.stable.decimals, external[stable])
+            for positions in snapshot.perp_positions.values() if account in positions]
 
 
 @dataclass
@@ -199,8 +212,7 @@ class Recorder:
             on_chain = equity_usd8(self.protocol, snapshot, agent.address, external, agent.limited_liability)
             target[agent.address] = on_chain + agent.off_chain_usd8(external, self.protocol)
             if agent.limited_liability and not start:  # what it walked away from: the venues' loss
-                owed = equity_usd8(self.protocol, snapshot, agent.address, external)
-                self.walked_away[agent.address] = on_chain - owed
+                self.walked_away[agent.address] = abandoned_usd8(self.protocol, snapshot, agent.address, external)
 
     # ---------------------------------------------------------------- tables
 
