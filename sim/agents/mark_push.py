@@ -6,18 +6,18 @@ and the attacker pays the round trip's fees."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from sim.agents.base import Agent, Context, leverage_wad
+from sim.agents.attacker import Attacker
+from sim.agents.base import Context, leverage_wad
 from sim.protocol import Call, Protocol
-from sim.record.schema import AgentKind
 from sim.units import mul_div
 
 USD8 = 10**8
 
 
 @dataclass
-class MarkPushAttacker(Agent):
+class MarkPushAttacker(Attacker):
     """At ``start_block``: a short of all its stablecoin at ``leverage`` on ``market``, a
     liquidation of every other long on it, and the short closed."""
 
@@ -26,8 +26,6 @@ class MarkPushAttacker(Agent):
     capital_usd8: int = 0
     start_block: int = 1
     leverage: float = 5.0
-    kind: str = field(default=AgentKind.ATTACKER, init=False)
-    limited_liability: bool = field(default=True, init=False)
 
     def initial_tokens(self, external: dict[str, int], protocol: Protocol) -> dict[str, int]:
         return {protocol.stablecoin: mul_div(self.capital_usd8, 10 ** protocol.stable.decimals, USD8)}

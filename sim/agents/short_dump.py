@@ -6,18 +6,18 @@ sale lost to slippage."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from sim.agents.base import Agent, Context, leverage_wad
+from sim.agents.attacker import Attacker
+from sim.agents.base import Context, leverage_wad
 from sim.protocol import Call, Protocol
-from sim.record.schema import AgentKind
 from sim.units import mul_div, units_for_usd
 
 USD8 = 10**8
 
 
 @dataclass
-class ShortAndDumpAttacker(Agent):
+class ShortAndDumpAttacker(Attacker):
     """Holds ``dump_share`` of its capital in ``asset`` and the rest in the stablecoin. At
     ``start_block`` it posts all its stablecoin as margin for a short on ``market`` at
     ``leverage`` (none without a market) and sells all of its ``asset`` into the pool; it closes
@@ -30,8 +30,6 @@ class ShortAndDumpAttacker(Agent):
     hold_blocks: int = 10
     leverage: float = 5.0
     dump_share: float = 0.5
-    kind: str = field(default=AgentKind.ATTACKER, init=False)
-    limited_liability: bool = field(default=True, init=False)
 
     def initial_tokens(self, external: dict[str, int], protocol: Protocol) -> dict[str, int]:
         dump_usd8 = int(self.capital_usd8 * (self.dump_share if self.market else 1.0))

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sim.agents.base import Agent, Context
+from sim.agents.attacker import Attacker
+from sim.agents.base import Context
 from sim.protocol import Call, Protocol
 from sim.protocol.amm import amount_out
-from sim.record.schema import AgentKind
 from sim.units import BPS, mul_div
 
 BORROW_MARGIN_BPS = 5  # borrow 0.05% under the LTV limit: the limit is checked on rounded amounts
 
 
 @dataclass
-class SpotPumpAttacker(Agent):
+class SpotPumpAttacker(Attacker):
     """Spends all of its stablecoin on ``asset`` in its pool at ``start_block``, supplies what it
     bought and borrows the stablecoin up to ``ltv_bps`` of the supplied tokens at the pool's price
     after the purchase (the price a pool-spot oracle reads in the same block). It never repays:
@@ -33,8 +33,6 @@ class SpotPumpAttacker(Agent):
     ltv_bps: int = 0
     fee_bps: int = 30
     supply_cap: int = 0  # the reserve's cap in token units (0: none): it supplies no more than the room left
-    kind: str = field(default=AgentKind.ATTACKER, init=False)
-    limited_liability: bool = field(default=True, init=False)
     attacked_at: int | None = field(default=None, init=False)
 
     def initial_tokens(self, external: dict[str, int], protocol: Protocol) -> dict[str, int]:

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sim.agents.base import Agent, Context
+from sim.agents.attacker import Attacker
+from sim.agents.base import Context
 from sim.agents.spot_pump import supply_room
 from sim.protocol import Call, Protocol
 from sim.protocol.amm import amount_out, input_to_reach_price
-from sim.record.schema import AgentKind
 from sim.units import BPS, mul_div
 
 BORROW_MARGIN_BPS = 100  # the TWAP moves between the snapshot the agent reads and its borrow
 
 
 @dataclass
-class TwapHoldAttacker(Agent):
+class TwapHoldAttacker(Attacker):
     """At ``start_block`` spends ``pump_share`` of its stablecoin on ``asset``; for ``hold_blocks``
     blocks after, buys back up to that pumped price whatever arbitrage sold it down, from the
     rest; then supplies every token it holds and borrows the stablecoin up to ``ltv_bps`` at the
@@ -31,8 +31,6 @@ class TwapHoldAttacker(Agent):
     ltv_bps: int = 0
     fee_bps: int = 30
     supply_cap: int = 0  # the reserve's cap in token units (0: none)
-    kind: str = field(default=AgentKind.ATTACKER, init=False)
-    limited_liability: bool = field(default=True, init=False)
     target: tuple[int, int] | None = field(default=None, init=False)  # the pumped price as (quote, base) reserves
     borrowed: bool = field(default=False, init=False)
 

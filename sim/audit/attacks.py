@@ -12,7 +12,7 @@ from sim.scenario import Scenario
 from sim.scenario.loading import parse_scenario
 
 HOLD_BLOCKS = 10  # how long a short is held after the dump
-ATTACKER_GAS_GWEI = 1_000.0  # bids above every agent: its transactions go first in their block
+ATTACKER_GAS_GWEI = 100.0  # bids above the shipped scenarios' agents (keeper 50): its transactions go first in their block
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ import html
 import pathlib
 from typing import Final
 
-import numpy as np
 import pandas as pd
 
 from sim.files import write_atomic
