@@ -15,12 +15,14 @@ import click
 
 from sim import OutputDirError, ScenarioError, load_scenario
 from sim.audit.attacks import ATTACKS
-from sim.audit.run import audit, audit_names, targets
+from sim.audit.run import audit, audit_names, audit_problems, targets
 from sim.files import check_output_dir
 from sim.model import RunFailed
 from sim.scenario import apply_overrides, parse_override
 
 DEFAULT_MAX_CAPITAL_USD = 100_000_000
+LOWEST_MAX_CAPITAL_USD = 1_000  # below this nothing is worth searching
+HIGHEST_MAX_CAPITAL_USD = 1e12  # the most capital a scenario's agent may hold
 
 
 def _bad_input(message: str) -> None:
@@ -39,17 +41,23 @@ def _bad_input(message: str) -> None:
 @click.option("--no-progress", is_flag=True, help="Print nothing per probe.")
 def cli(scenario_file: Path, attacks: str | None, max_capital_usd: float, overrides: tuple[str, ...], out_dir: Path,
         overwrite: bool, no_progress: bool) -> None:
-    if not max_capital_usd > 0:
-        _bad_input(f"--max-capital-usd must be above 0, got {max_capital_usd:g}")
+    if not LOWEST_MAX_CAPITAL_USD <= max_capital_usd <= HIGHEST_MAX_CAPITAL_USD:  # NaN fails both
+        _bad_input(f"--max-capital-usd must be above 0, from ${LOWEST_MAX_CAPITAL_USD:,} to ${HIGHEST_MAX_CAPITAL_USD:,.0f}; "
+                   f"got {max_capital_usd:g}")
     try:
         scenario = apply_overrides(load_scenario(scenario_file), [parse_override(o) for o in overrides], str(scenario_file))
     except (ScenarioError, ValueError) as error:
         _bad_input(str(error))
-    names = list(ATTACKS) if attacks is None else [a.strip() for a in attacks.split(",") if a.strip()]
+    problems = audit_problems(scenario)
+    if problems:
+        _bad_input(f"{scenario_file} cannot be audited: " + "; ".join(problems))
+    names = list(ATTACKS) if attacks is None else list(dict.fromkeys(a.strip() for a in attacks.split(",") if a.strip()))
     unknown = [a for a in names if a not in ATTACKS]
     if unknown or not names:
         _bad_input(f"unknown attack(s) {', '.join(map(repr, unknown)) or '(none named)'}: choose from {', '.join(ATTACKS)}")
     planned = targets(scenario, names)
+    if all(t.reason for t in planned):  # nothing to audit: a CI gate must not pass on it
+        _bad_input(f"no attack can run on {scenario.name}: " + "; ".join(sorted({f'{t.attack} on {t.asset}: {t.reason}' for t in planned})))
     if attacks is not None:
         for name in names:
             reasons = [t.reason for t in planned if t.attack == name]

@@ -1,13 +1,15 @@
 """Each attacker's calls on hand-built snapshots against amounts computed from the rule here, the
 gas it pays counted against it, and its equity with limited liability (no node)."""
 
-import pytest
+import dataclasses
+
 from agent_fixtures import ALT, USDC, USD8, WHALE, actions, make_context, make_protocol, make_snapshot, perp_pos, v2_out
 
 from sim.agents.attacker import DEFAULT_GAS_TOKEN_USD8
 from sim.agents.mark_push import MarkPushAttacker
 from sim.agents.short_dump import ShortAndDumpAttacker
 from sim.agents.spot_pump import SpotPumpAttacker
+from sim.protocol.state import ReserveSnap
 from sim.record.recorder import abandoned_usd8, equity_usd8
 
 ATTACKER = "0x" + "ab" * 20
@@ -19,10 +21,11 @@ def pump(**kw) -> SpotPumpAttacker:
                             ltv_bps=6_000, fee_bps=30, gas_price_gwei=100.0, **kw)
 
 
-def context(protocol, block, cash=1_000_000 * USDC, **snapshot):
+def context(protocol, block, cash=1_000_000 * USDC, lendable=100_000_000 * USDC, **snapshot):
     view = make_snapshot(protocol, block=block, pool_reserves={"ALT": (POOL_ALT, POOL_USDC)},
                          balances={ATTACKER: {"USDC": cash}}, **snapshot)
-    return make_context(protocol, view)
+    reserves = {**view.reserves, "USDC": ReserveSnap(lendable, 0, lendable, 0)}  # the stablecoin the pool can lend
+    return make_context(protocol, dataclasses.replace(view, reserves=reserves))
 
 
 def test_the_pump_buys_supplies_and_borrows_at_the_pumped_price_once():
@@ -35,6 +38,18 @@ def test_the_pump_buys_supplies_and_borrows_at_the_pumped_price_once():
     value = bought * (POOL_USDC + 1_000_000 * USDC) // (POOL_ALT - bought)  # at the pumped pool price
     assert calls[1].args[1] == bought and calls[2].args[1] == value * (6_000 - 5) // 10_000
     assert agent.step(context(protocol, 4)) == []  # once
+
+
+def test_the_pump_borrows_no_more_than_the_pool_can_lend_and_sells_back_what_the_cap_refuses():
+    protocol = make_protocol()
+    agent = pump(supply_cap=100_000 * ALT)
+    lendable = 50_000 * USDC
+    calls = agent.step(context(protocol, 3, lendable=lendable))
+    assert actions(calls) == ["swapExactIn", "supply", "borrow", "swapExactIn"]
+    bought = v2_out(1_000_000 * USDC, POOL_USDC, POOL_ALT, 30)
+    assert calls[1].args[1] == 100_000 * ALT  # up to the cap (nothing supplied yet)
+    assert calls[2].args[1] == lendable - lendable // 1_000  # the cash, less 0.1%
+    assert calls[3].args[1] == bought - 100_000 * ALT  # the rest sold back into the pumped pool
 
 
 def test_the_gas_an_attacker_sends_is_a_loss_at_the_gas_tokens_price():
@@ -79,3 +94,21 @@ def test_short_and_dump_opens_the_short_sells_the_asset_and_closes_later():
     assert actions(agent.step(make_context(protocol, view))) == ["openPosition", "swapExactIn"]
     later = make_snapshot(protocol, block=8, perp_positions={"ALT": {ATTACKER: perp_pos(size_wad=-10**18)}})
     assert actions(agent.step(make_context(protocol, later))) == ["closePosition"]
+
+
+def test_the_depeg_dumps_liquidates_every_lst_borrower_and_buys_back_with_the_proceeds():
+    from sim.agents.depeg import DepegAttacker
+    from sim.protocol.amm import MAX_UINT256, amount_out
+
+    protocol = make_protocol()
+    agent = DepegAttacker("attacker-0-0", ATTACKER, asset="ALT", capital_usd8=10_000 * USD8, start_block=4, fee_bps=30)
+    assert agent.initial_tokens({"ALT": 2 * USD8, "USDC": USD8}, protocol) == {"ALT": 1_750 * ALT, "USDC": 6_500 * USDC}
+    borrower, saver = "0x" + "b1" * 20, "0x" + "b2" * 20
+    view = make_snapshot(protocol, block=4, pool_reserves={"ALT": (POOL_ALT, POOL_USDC)},
+                         balances={ATTACKER: {"ALT": 1_750 * ALT, "USDC": 6_500 * USDC}},
+                         lending_positions={borrower: {"ALT": (10 * ALT, 0), "USDC": (0, 5 * USDC)},
+                                            saver: {"ALT": (10 * ALT, 0)}})  # collateral, no debt: nothing to take
+    calls = agent.step(make_context(protocol, view))
+    assert actions(calls) == ["swapExactIn", "liquidationCall", "swapExactIn"]
+    assert calls[1].args[2] == borrower and calls[1].args[3] == MAX_UINT256
+    assert calls[2].args[1] == amount_out(1_750 * ALT, POOL_ALT, POOL_USDC, 30)  # the dump's proceeds, spent buying back

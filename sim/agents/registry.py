@@ -23,6 +23,7 @@ from sim.agents.liquidator import Liquidator
 from sim.agents.market_maker import MarketMaker
 from sim.agents.noise import NoiseTrader
 from sim.agents.passive import PassiveLender, PassiveLiquidityProvider
+from sim.agents.depeg import DepegAttacker
 from sim.agents.mark_push import MarkPushAttacker
 from sim.agents.short_dump import ShortAndDumpAttacker
 from sim.agents.spot_pump import SpotPumpAttacker
@@ -149,6 +150,8 @@ def _attacker(p: Population, pop: Any, label: str, index: int) -> Agent:
         if pop.strategy == "spot_pump":
             return SpotPumpAttacker(**common, **lending)
         return TwapHoldAttacker(**common, hold_blocks=pop.hold_blocks, **lending)
+    if pop.strategy == "depeg":
+        return DepegAttacker(**common, fee_bps=pool.fee_bps)
     if pop.strategy == "mark_push":
         return MarkPushAttacker(**common, market=pop.asset, leverage=leverage)
     return ShortAndDumpAttacker(**common, market=pop.asset if market is not None else None, hold_blocks=pop.hold_blocks,

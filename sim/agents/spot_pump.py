@@ -41,7 +41,8 @@ class SpotPumpAttacker(Attacker):
 
     def setup(self, ctx: Context) -> list[Call]:
         p = ctx.protocol
-        return [p.approve(p.stablecoin, p.pools[self.asset].spender), p.approve(self.asset, p.lending)]
+        spender = p.pools[self.asset].spender
+        return [p.approve(p.stablecoin, spender), p.approve(self.asset, spender), p.approve(self.asset, p.lending)]
 
     def step(self, ctx: Context) -> list[Call]:
         if self.attacked_at is not None or ctx.block < self.start_block:
@@ -59,14 +60,23 @@ class SpotPumpAttacker(Attacker):
             return []
         pumped_base, pumped_quote = base - bought, quote + spend
         supplied = supply_room(ctx, self.asset, self.supply_cap, bought)
-        # the supplied tokens at the pumped pool price, in stablecoin units
+        # the supplied tokens at the pumped pool price, in stablecoin units, up to the cash the pool has
         value = mul_div(supplied, pumped_quote, pumped_base)
-        borrow = mul_div(value, self.ltv_bps - BORROW_MARGIN_BPS, BPS)
-        return [
+        borrow = min(mul_div(value, self.ltv_bps - BORROW_MARGIN_BPS, BPS), borrowable(ctx))
+        calls = [
             p.swap(self.asset, p.stablecoin, spend, bought, self.address),
             p.supply(self.asset, supplied, self.address),
             p.borrow(p.stablecoin, borrow, self.address),
         ]
+        if bought > supplied:  # what the cap left over is sold back into the pumped pool
+            calls.append(p.swap(self.asset, self.asset, bought - supplied, 0, self.address))
+        return calls
+
+
+def borrowable(ctx: Context) -> int:
+    """The stablecoin the lending pool can lend now (its cash), less 0.1% for what moves before the borrow."""
+    cash = ctx.view.reserves[ctx.protocol.stablecoin].cash
+    return cash - cash // 1_000
 
 
 def supply_room(ctx: Context, asset: str, cap: int, wanted: int) -> int:

@@ -8,20 +8,21 @@ from dataclasses import dataclass, field
 
 from sim.agents.attacker import Attacker
 from sim.agents.base import Context
-from sim.agents.spot_pump import supply_room
+from sim.agents.spot_pump import borrowable, supply_room
 from sim.protocol import Call, Protocol
 from sim.protocol.amm import amount_out, input_to_reach_price
 from sim.units import BPS, mul_div
 
-BORROW_MARGIN_BPS = 100  # the TWAP moves between the snapshot the agent reads and its borrow
+BORROW_MARGIN_BPS = 300  # the TWAP moves between the snapshot the agent reads and its borrow
 
 
 @dataclass
 class TwapHoldAttacker(Attacker):
     """At ``start_block`` spends ``pump_share`` of its stablecoin on ``asset``; for ``hold_blocks``
     blocks after, buys back up to that pumped price whatever arbitrage sold it down, from the
-    rest; then supplies every token it holds and borrows the stablecoin up to ``ltv_bps`` at the
-    lending oracle's price. It never repays."""
+    rest; in the last of them, after the buy-back, supplies the tokens it held and borrows the
+    stablecoin up to ``ltv_bps`` at the lending oracle's price. It bids last in its blocks (the
+    audit's choice), so each block ends on its price. It never repays."""
 
     asset: str = ""
     capital_usd8: int = 0
@@ -52,14 +53,17 @@ class TwapHoldAttacker(Attacker):
             return [p.swap(self.asset, p.stablecoin, spend, 0, self.address)] if spend else []
         if self.target is None or self.borrowed:
             return []
-        if ctx.block <= self.start_block + self.hold_blocks:
-            # buy back to the pumped price: the stablecoin in that moves quote / base up to the target
-            needed = input_to_reach_price(quote, base, self.target[1], self.target[0], self.fee_bps)
-            spend = min(needed, cash)
-            return [p.swap(self.asset, p.stablecoin, spend, 0, self.address)] if spend else []
+        # buy back to the pumped price: the stablecoin in that moves quote / base up to the target
+        needed = input_to_reach_price(quote, base, self.target[1], self.target[0], self.fee_bps)
+        spend = min(needed, cash)
+        calls = [p.swap(self.asset, p.stablecoin, spend, 0, self.address)] if spend else []
+        if ctx.block < self.start_block + self.hold_blocks:
+            return calls
+        # the window's last block: after the buy-back (last in the block, nothing sells after it),
+        # borrow against what it held before this block, at the oracle's price as last seen
         self.borrowed = True
         held = supply_room(ctx, self.asset, self.supply_cap, ctx.view.balance(self.address, self.asset))
         price8 = ctx.view.lending_prices.get(self.asset) or 0
         value = mul_div(ctx.usd_of(self.asset, held, price8), 10 ** p.stable.decimals, 10**8)
-        borrow = mul_div(value, self.ltv_bps - BORROW_MARGIN_BPS, BPS)
-        return [p.supply(self.asset, held, self.address), p.borrow(p.stablecoin, borrow, self.address)] if held else []
+        borrow = min(mul_div(value, self.ltv_bps - BORROW_MARGIN_BPS, BPS), borrowable(ctx))
+        return calls + ([p.supply(self.asset, held, self.address), p.borrow(p.stablecoin, borrow, self.address)] if held else [])

@@ -30,6 +30,19 @@ START_BLOCK = 10  # after the set-up's positions have settled: arbitrage has clo
 SETTLE_BLOCKS = 2  # blocks after the attack ends, for the liquidations it set off
 
 
+def audit_problems(scenario: Scenario) -> list[str]:
+    """Why ``scenario`` cannot be audited: a market that moves by itself (a crash, a random walk)
+    would credit its moves to the attacker."""
+    problems = []
+    if scenario.shock.crash is not None:
+        problems.append("shock.crash: an audit needs a quiet market, or the crash's losses and liquidations are "
+                        "credited to the attacker; remove it (--set shock.crash=null)")
+    if scenario.shock.random_walk and any(a.volatility_daily > 0 for a in scenario.assets.values()):
+        problems.append("shock.random_walk: an audit needs a quiet market, or the walk's moves are credited to the "
+                        "attacker; turn it off (--set shock.random_walk=false)")
+    return problems
+
+
 @dataclass(frozen=True)
 class Target:
     attack: str
@@ -62,7 +75,11 @@ def audit_names() -> frozenset[str]:
 def audit(scenario: Scenario, attacks: list[str], max_capital_usd: float, out_dir: Path,
           on_probe: Callable[[Target, Probe], None] | None = None, overwrite: bool = False) -> pd.DataFrame:
     """Search every applicable target and write the verdicts, the probes and the report into
-    ``out_dir``, replaced as a whole when the audit ends (nothing of it when the audit fails)."""
+    ``out_dir``, replaced as a whole when the audit ends (nothing of it when the audit fails).
+    Raises ValueError for a scenario that cannot be audited (:func:`audit_problems`)."""
+    problems = audit_problems(scenario)
+    if problems:
+        raise ValueError("; ".join(problems))
     check_output_dir(out_dir, audit_names(), overwrite)
     with output_lock(out_dir):
         staged = staging_dir(out_dir)
@@ -89,7 +106,7 @@ def _audit(scenario: Scenario, attacks: list[str], max_capital_usd: float, out_d
             search = _search(scenario, target, max_capital_usd, Path(work), artifacts, on_probe)
             rows.append(_verdict(target, search))
             probe_rows += [{"attack": target.attack, "asset": target.asset, **p.__dict__} for p in search.probes]
-    verdicts = pd.DataFrame(rows, columns=list(VERDICT_COLUMNS))
+    verdicts = pd.DataFrame(rows, columns=list(VERDICT_COLUMNS)).astype({"victims": "Int64", "blocks": "Int64"})
     probes = pd.DataFrame(probe_rows, columns=["attack", "asset", *Probe.__dataclass_fields__])
     write_atomic(out_dir / VERDICTS_FILE, parquet_bytes(verdicts))
     write_atomic(out_dir / VERDICTS_CSV, verdicts.to_csv(index=False).encode())
@@ -116,15 +133,17 @@ def _search(scenario: Scenario, target: Target, max_capital_usd: float, work: Pa
 
 
 def _verdict(target: Target, search: Search) -> dict:
-    paying = [p for p in search.probes if p.pays]
+    """The verdict of one search. The protocol's loss and the victims are those of one probe: the
+    attack's most profitable when it pays, else the one that cost the protocol most (an attack
+    that does not pay can still do damage)."""
     best = search.best
-    worst_loss = max(search.probes, key=lambda p: p.protocol_loss_usd)
+    shown = best if best is not None and best.pays else max(search.probes, key=lambda p: p.protocol_loss_usd)
     return {
         "attack": target.attack, "asset": target.asset, "applicable": True, "reason": "",
-        "vulnerable": bool(paying),
+        "vulnerable": search.min_capital_usd is not None,
         "min_capital_usd": search.min_capital_usd,
         "max_profit_usd": best.attacker_pnl_usd if best is not None else None,
-        "protocol_loss_usd": (max(paying, key=lambda p: p.attacker_pnl_usd) if paying else worst_loss).protocol_loss_usd,
-        "victims": max(p.victims for p in search.probes),
-        "blocks": best.blocks if best is not None else None,
+        "protocol_loss_usd": shown.protocol_loss_usd,
+        "victims": shown.victims,
+        "blocks": shown.blocks,
     }

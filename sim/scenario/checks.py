@@ -112,6 +112,11 @@ def _crash_problems(s: Scenario, checks: Checks) -> None:
     if crash is None:
         return
     for symbol, size in crash.size.items():
+        lst = s.assets[symbol].lst if symbol in s.assets else None
+        if lst is not None and size > 0:
+            checks.add(f"shock.crash.size.{symbol}", f"{symbol} is a liquid staking token: outside the chain it follows "
+                                                     f"{lst.underlying}; crash {lst.underlying}, or dump {symbol} on its pool")
+            continue
         if checks.need_asset(f"shock.crash.size.{symbol}", symbol, volatile=False):
             lowest = s.assets[symbol].price_usd * (1.0 - size)
             if lowest < MIN_CRASHED_PRICE_USD:

@@ -364,10 +364,11 @@ class Attackers(_Population):
     - ``twap_hold``: pump the pool and hold the price for ``hold_blocks`` against arbitrage, then
       borrow against the averaged price;
     - ``mark_push``: short ``asset``'s perp to push its vAMM, liquidate the longs, close the short;
-    - ``short_dump``: short ``asset``'s perp, sell ``asset`` into its pool, close after ``hold_blocks``
-      (on a liquid staking token: the de-peg)."""
+    - ``short_dump``: short ``asset``'s perp, sell ``asset`` into its pool, close after ``hold_blocks``;
+    - ``depeg``: dump the liquid staking token ``asset`` on its pool, liquidate the borrowers its
+      collateral index leaves under water, buy it back."""
 
-    strategy: Literal["spot_pump", "twap_hold", "mark_push", "short_dump"]
+    strategy: Literal["spot_pump", "twap_hold", "mark_push", "short_dump", "depeg"]
     asset: Symbol
     start_block: Annotated[int, Field(ge=1, le=MAX_BLOCKS)] = 1
     hold_blocks: Annotated[int, Field(ge=1, le=MAX_BLOCKS)] = 10
