@@ -56,13 +56,13 @@ def cli(scenario_file: Path, attacks: str | None, max_capital_usd: float, overri
     if unknown or not names:
         _bad_input(f"unknown attack(s) {', '.join(map(repr, unknown)) or '(none named)'}: choose from {', '.join(ATTACKS)}")
     planned = targets(scenario, names)
-    if all(t.reason for t in planned):  # nothing to audit: a CI gate must not pass on it
-        _bad_input(f"no attack can run on {scenario.name}: " + "; ".join(sorted({f'{t.attack} on {t.asset}: {t.reason}' for t in planned})))
     if attacks is not None:
         for name in names:
             reasons = [t.reason for t in planned if t.attack == name]
             if all(reasons):
                 _bad_input(f"attack {name!r} cannot run on {scenario.name}: " + "; ".join(reasons))
+    if all(t.reason for t in planned):  # nothing to audit: a CI gate must not pass on it
+        _bad_input(f"no attack can run on {scenario.name}: " + "; ".join(sorted({f'{t.attack} on {t.asset}: {t.reason}' for t in planned})))
     try:
         check_output_dir(out_dir, audit_names(), overwrite)
     except OutputDirError as error:

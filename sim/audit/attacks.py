@@ -46,7 +46,7 @@ def _borrowable(scenario: Scenario, asset: str) -> str | None:
 
 
 def _twap_window_blocks(scenario: Scenario, asset: str) -> int:
-    """The blocks the price is held: a whole TWAP window (the borrow comes in the block after, while
+    """The blocks the price is held: a whole TWAP window (the borrow comes in its last block, when
     every sample in the window is a pumped one)."""
     pool = scenario.pool_of(asset)
     return math.ceil(pool.twap_window_s / scenario.block_time_s) if pool is not None else 1
