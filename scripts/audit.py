@@ -5,7 +5,7 @@ capital limit of zero or less, an attack named that the scenario cannot host, ex
 which), then searches each attack's least paying capital (:func:`sim.audit.run.audit`) and prints
 the verdicts. Without ``--attacks`` every attack runs where the scenario can host it; the others
 are listed as not applicable with the reason. Exit codes: 0 no attack pays, 1 one pays (an
-auditor's CI can gate on it) or the audit failed, 2 bad input.
+auditor's CI can gate on it) or the audit failed, 2 bad input, 130 / 143 interrupted (nothing written).
 """
 
 import sys
@@ -17,7 +17,8 @@ from sim import OutputDirError, ScenarioError, load_scenario
 from sim.audit.attacks import ATTACKS
 from sim.audit.run import audit, audit_names, audit_problems, targets
 from sim.files import check_output_dir
-from sim.model import RunFailed
+from sim.model import RunFailed, RunInterrupted
+from sim.model.interrupts import Interrupted
 from sim.scenario import apply_overrides, parse_override
 
 DEFAULT_MAX_CAPITAL_USD = 100_000_000
@@ -76,6 +77,9 @@ def cli(scenario_file: Path, attacks: str | None, max_capital_usd: float, overri
 
     try:
         verdicts = audit(scenario, names, max_capital_usd, out_dir, on_probe=on_probe, overwrite=overwrite)
+    except (RunInterrupted, Interrupted, KeyboardInterrupt) as error:  # nothing of the audit is written
+        click.echo(f"interrupted: --out {out_dir} is as it was", err=True)
+        sys.exit(getattr(error, "exit_code", 130))
     except (RunFailed, OutputDirError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)

@@ -81,3 +81,18 @@ def test_a_median_mark_stops_the_mark_push(tmp_path):
     assert pushed["vulnerable"] and pushed["victims"] > 0
     assert not defended["vulnerable"] and defended["victims"] == 0
     assert not verdict(before, "mark_push", "ETH")["applicable"]  # no ETH perp: listed with the reason
+
+
+def test_an_interrupted_audit_exits_130_and_writes_nothing(tmp_path):
+    import signal
+
+    out = tmp_path / "out"
+    process = subprocess.Popen([APE, "run", "audit", "--scenario", str(AUDITS / "thin-pool-spot.yaml"), "--out", str(out),
+                                "--attacks", "spot_pump"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stderr:  # the probes' progress: the search is under way
+        if "of capital" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=120)
+    assert process.returncode == 130, process.stderr.read()
+    assert not out.exists() and not list(tmp_path.glob(".out.partial-*"))  # nothing half-written
