@@ -5,7 +5,7 @@ import dataclasses
 
 from agent_fixtures import ALT, USDC, USD8, WHALE, actions, make_context, make_protocol, make_snapshot, perp_pos, v2_out
 
-from sim.agents.attacker import DEFAULT_GAS_TOKEN_USD8
+from sim.agents.base import DEFAULT_GAS_TOKEN_USD8
 from sim.agents.mark_push import MarkPushAttacker
 from sim.agents.short_dump import ShortAndDumpAttacker
 from sim.agents.spot_pump import SpotPumpAttacker

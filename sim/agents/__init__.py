@@ -14,6 +14,7 @@ from sim.agents.market_maker import MarketMaker
 from sim.agents.noise import NoiseTrader
 from sim.agents.passive import PassiveLender, PassiveLiquidityProvider
 from sim.agents.registry import POPULATIONS, PopulationKind, build_agents
+from sim.agents.trader import LeveragedTrader
 from sim.agents.whale import Whale
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Arbitrageur",
     "Context",
     "Keeper",
+    "LeveragedTrader",
     "Liquidator",
     "MarketMaker",
     "NoiseTrader",

@@ -5,14 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sim.agents.base import Agent, Context
+from sim.agents.base import Agent, Context, gas_cost_usd8
 from sim.protocol import Call, Protocol
 from sim.record.schema import AgentKind
-from sim.units import mul_div
-
-GAS_TOKEN = "ETH"
-DEFAULT_GAS_TOKEN_USD8 = 3_000 * 10**8  # the gas token's price when the scenario has no ETH
-WEI_PER_TOKEN = 10**18
 
 
 @dataclass
@@ -31,5 +26,4 @@ class Attacker(Agent):
 
     def off_chain_usd8(self, external: dict[str, int], protocol: Protocol) -> int:
         """The gas paid so far, as a loss (8-decimal USD)."""
-        price8 = external.get(GAS_TOKEN, DEFAULT_GAS_TOKEN_USD8)
-        return -mul_div(self.gas_spent_wei, price8, WEI_PER_TOKEN)
+        return -gas_cost_usd8(self.gas_spent_wei, external)

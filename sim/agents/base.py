@@ -108,9 +108,23 @@ class Agent:
         """Net exposure to ``hedged_asset`` in 8-decimal USD (recorded only when that is set)."""
         return 0
 
+    def hedge_usd8(self, view: Snapshot, protocol: Protocol, external: dict[str, int]) -> int:
+        """The hedge against ``hedged_asset`` (a perp short's size) in 8-decimal USD."""
+        return 0
+
     def observe(self, failed: Sequence[Call]) -> None:
         """Learn which of this block's calls reverted."""
         self.failures += len(failed)
+
+
+GAS_TOKEN = "ETH"
+DEFAULT_GAS_TOKEN_USD8 = 3_000 * 10**8  # the gas token's price when the scenario has no ETH
+WEI_PER_TOKEN = 10**18
+
+
+def gas_cost_usd8(gas_wei: int, external: dict[str, int]) -> int:
+    """What ``gas_wei`` of gas costs in 8-decimal USD, at the gas token's external price."""
+    return mul_div(gas_wei, external.get(GAS_TOKEN, DEFAULT_GAS_TOKEN_USD8), WEI_PER_TOKEN)
 
 
 SCALE = 1_000_000  # fractions and multiples from the scenario enter integer maths in millionths

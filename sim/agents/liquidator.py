@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from sim.agents.base import Context, StablecoinTrader
+from sim.agents.base import Context, StablecoinTrader, gas_cost_usd8
 from sim.protocol import Call, PerpPos
-from sim.protocol.amm import MAX_UINT256, max_input_within_slippage
+from sim.protocol.amm import MAX_UINT256, amount_out, max_input_within_slippage
 from sim.protocol.constants import (
     DEFAULT_CLOSE_FACTOR_BPS,
     DEFAULT_FULL_LIQUIDATION_HF_WAD,
@@ -18,6 +18,7 @@ from sim.record.schema import AgentKind
 from sim.units import BPS, USD_UNIT, WAD, mul_div, units_for_usd
 
 MAX_LIQUIDATIONS_PER_BLOCK = 25
+SMALLER_COVER_TRIES = 4  # a repayment whose collateral would not sell at a profit is halved up to this often
 INTEREST_MARGIN = 1_000  # a full repayment keeps debt / 1,000 of budget for the interest of the blocks it waits
 MAX_ADL_COUNTERPARTIES = 8  # the most opposite positions one liquidation offers for ADL
 # Other liquidators' lists, built from the same state, may use the same counterparties earlier in
@@ -80,7 +81,14 @@ class Liquidator(StablecoinTrader):
        stablecoin debt out of its own inventory (what the venue's rules let one call repay, see
        :meth:`debt_to_cover`), seizing the account's largest collateral.
 
-    Its gas bid orders it against the other liquidators; a losing bid's transaction reverts."""
+    Its gas bid orders it against the other liquidators; a losing bid's transaction reverts.
+
+    With ``require_profit`` it liquidates only when that pays, as a bot that prices its trades
+    does: a loan when selling the seized collateral (the repayment × the bonus, at the lending
+    price) into its pool, after what the bot already holds or seized this block, returns more than
+    the repayment plus the call's gas (a smaller repayment, down to a sixteenth, is tried when the
+    close factor's one does not pay); a perp position when the fee (``perp_fee_bps`` of its
+    notional) is above the gas. Without it, it liquidates whatever it can."""
 
     max_slippage: float = 0.05
     close_factor_bps: int = DEFAULT_CLOSE_FACTOR_BPS  # the pool's own defaults until the scenario sets them
@@ -88,6 +96,8 @@ class Liquidator(StablecoinTrader):
     rules: str = "v3.0"  # the lending venue's liquidation rules: "v3.0" or "v3.3"
     receive_a_token: bool = False  # take seized collateral as a supply claim instead of tokens
     liquidation_bonus_bps: dict[str, int] = field(default_factory=dict)  # per collateral asset
+    require_profit: bool = False
+    perp_fee_bps: dict[str, int] = field(default_factory=dict)  # per market: the liquidator's fee
     kind: str = field(default=AgentKind.LIQUIDATOR, init=False)
 
     def step(self, ctx: Context) -> list[Call]:
@@ -116,7 +126,9 @@ class Liquidator(StablecoinTrader):
             for trader, position in positions.items():
                 if position.liquidatable and trader != self.address:
                     ranking = adl_ranking(positions, trader, offered)
-                    calls.append(ctx.protocol.liquidate_position(trader, market, ranking))
+                    call = ctx.protocol.liquidate_position(trader, market, ranking)
+                    if not self.require_profit or self.perp_fee_pays(ctx, market, position, call):
+                        calls.append(call)
         return calls[:MAX_LIQUIDATIONS_PER_BLOCK]
 
     def liquidate_loans(self, ctx: Context) -> list[Call]:
@@ -126,6 +138,7 @@ class Liquidator(StablecoinTrader):
         unhealthy = [a for a, hf in ctx.view.health.items() if hf < WAD and a != self.address]
         unhealthy.sort(key=lambda a: (-ctx.view.lending_position(a, stable)[1], a))
         calls = []
+        selling = {symbol: ctx.view.balance(self.address, symbol) for symbol in p.pools}  # ahead in the pools
         for user in unhealthy[:MAX_LIQUIDATIONS_PER_BLOCK]:
             if budget == 0:
                 break
@@ -134,6 +147,8 @@ class Liquidator(StablecoinTrader):
             if collateral is None or debt == 0:
                 continue
             cover = self.debt_to_cover(ctx, user, collateral, debt, budget)
+            if cover > 0 and self.require_profit:
+                cover = self.paying_cover(ctx, user, collateral, cover, selling)
             if cover == 0:
                 continue
             # Under v3.3 "all of it" must be all of it when the call runs, interest accrued since
@@ -144,6 +159,53 @@ class Liquidator(StablecoinTrader):
             calls.append(p.liquidation_call(collateral, stable, user, ask, self.receive_a_token))
             budget -= cover
         return calls
+
+    def paying_cover(self, ctx: Context, user: str, collateral: str, cover: int, selling: dict[str, int]) -> int:
+        """``cover``, or the largest of its halvings (v3.0 rules only: v3.3 has its dust rule) whose
+        liquidation pays (:meth:`lending_profit`); 0 when none does. Adds what it seizes to
+        ``selling``."""
+        tries = SMALLER_COVER_TRIES if self.rules == "v3.0" else 0
+        for _ in range(tries + 1):
+            profit, seized = self.lending_profit(ctx, user, collateral, cover, selling.get(collateral, 0))
+            if profit > 0:
+                selling[collateral] = selling.get(collateral, 0) + seized
+                return cover
+            cover //= 2
+            if cover == 0:
+                break
+        return 0
+
+    def lending_profit(self, ctx: Context, user: str, collateral: str, cover: int, ahead: int) -> tuple[int, int]:
+        """``(profit, seized)``: stablecoin units gained by repaying ``cover`` of ``user``'s debt
+        and selling the collateral seized for it into its pool after ``ahead`` units already on
+        their way there (kept as a supply claim with ``receive_a_token``: worth the pool's spot
+        price); the call's gas counted at this bot's bid."""
+        view, p = ctx.view, ctx.protocol
+        stable = p.stablecoin
+        price8 = view.lending_prices.get(collateral)
+        pool = p.pools.get(collateral)
+        if not price8 or pool is None:
+            return -1, 0
+        cover_usd8 = ctx.usd_of(stable, cover, view.lending_prices.get(stable) or USD_UNIT)
+        bonus_bps = self.liquidation_bonus_bps.get(collateral, BPS)
+        seized = min(units_for_usd(mul_div(cover_usd8, bonus_bps, BPS), ctx.decimals(collateral), price8),
+                     view.lending_position(user, collateral)[0])
+        base, quote = view.pool_reserves[collateral]
+        if base == 0:
+            return -1, 0
+        if self.receive_a_token:
+            proceeds = mul_div(seized, quote, base)
+        else:
+            sold_first = amount_out(ahead, base, quote, pool.fee_bps) if ahead else 0
+            proceeds = amount_out(seized, base + ahead, quote - sold_first, pool.fee_bps)
+        gas = p.liquidation_call(collateral, stable, user, cover, self.receive_a_token).gas * self.gas_price_wei
+        return proceeds - cover - ctx.stable_units(gas_cost_usd8(gas, ctx.external)), seized
+
+    def perp_fee_pays(self, ctx: Context, market: str, position: PerpPos, call: Call) -> bool:
+        """Whether the fee for liquidating ``position`` (its open notional × the market's fee)
+        is above the gas of ``call`` at this bot's bid."""
+        fee = mul_div(position.open_notional, self.perp_fee_bps.get(market, 0), BPS)
+        return fee > ctx.stable_units(gas_cost_usd8(call.gas * self.gas_price_wei, ctx.external))
 
     def debt_to_cover(self, ctx: Context, user: str, collateral: str, debt: int, budget: int) -> int:
         """What one call may repay of ``user``'s ``debt`` (stablecoin units), within ``budget``.

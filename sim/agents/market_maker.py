@@ -99,6 +99,11 @@ class MarketMaker(Agent):
         units = self._inventory(view) - self._short_units(view, decimals)
         return usd_value(units, decimals, external[self.asset])
 
+    def hedge_usd8(self, view: Snapshot, protocol: Protocol, external: dict[str, int]) -> int:
+        """The perp short's size in 8-decimal USD at the external price."""
+        decimals = protocol.tokens[self.asset].decimals
+        return usd_value(self._short_units(view, decimals), decimals, external[self.asset])
+
     # ---------------------------------------------------------------- set-up
 
     def setup(self, ctx: Context) -> list[Call]:

@@ -27,6 +27,7 @@ from sim.agents.depeg import DepegAttacker
 from sim.agents.mark_push import MarkPushAttacker
 from sim.agents.short_dump import ShortAndDumpAttacker
 from sim.agents.spot_pump import SpotPumpAttacker
+from sim.agents.trader import LeveragedTrader
 from sim.agents.twap_hold import TwapHoldAttacker
 from sim.agents.whale import Whale
 from sim.scenario import Scenario
@@ -105,6 +106,8 @@ def _liquidator(p: Population, pop: Any, label: str, index: int) -> Agent:
         rules=lending.rules,
         receive_a_token=pop.receive_a_token,
         liquidation_bonus_bps={r.asset: r.liquidation_bonus_bps for r in lending.reserves},
+        require_profit=pop.require_profit,
+        perp_fee_bps={m.asset: m.liquidation_fee_bps for m in p.scenario.perp.markets},
     )
 
 
@@ -138,6 +141,21 @@ def _noise(p: Population, pop: Any, label: str, index: int) -> Agent:
     )
 
 
+def _trader(p: Population, pop: Any, label: str, index: int) -> Agent:
+    ident = identity(label, pop, p.rng)
+    leverage = draw(pop.leverage, p.rng)
+    side, pick, entry = (float(x) for x in p.rng.random(3))
+    markets = list(pop.perp_markets)
+    weights = np.cumsum([pop.perp_markets[m] for m in markets]) / sum(pop.perp_markets.values())
+    return LeveragedTrader(
+        **ident,
+        market=markets[min(int(np.searchsorted(weights, pick, side="right")), len(markets) - 1)],
+        is_long=side < pop.long_share,
+        leverage=leverage,
+        entry_block=pop.entry_start_block + min(int(entry * pop.entry_window_blocks), pop.entry_window_blocks - 1),
+    )
+
+
 def _attacker(p: Population, pop: Any, label: str, index: int) -> Agent:
     s = p.scenario
     reserve, pool, market = s.reserve_of(pop.asset), s.pool_of(pop.asset), s.market_of(pop.asset)
@@ -164,6 +182,7 @@ POPULATIONS: dict[str, PopulationKind] = {
     "liquidators": PopulationKind(Liquidator, "liquidator", False, _liquidator),
     "arbitrageurs": PopulationKind(Arbitrageur, "arb", False, _arbitrageur),
     "noise": PopulationKind(NoiseTrader, "noise", True, _noise),
+    "traders": PopulationKind(LeveragedTrader, "trader", True, _trader),
     "attackers": PopulationKind(SpotPumpAttacker, "attacker", False, _attacker),
 }
 if set(POPULATIONS) != set(Agents.model_fields):  # the schema and the registry name the same sections

@@ -102,6 +102,7 @@ def _agent_figures(model: CascadeModel, timeseries: pd.DataFrame, agents: pd.Dat
         whales=PnlFigures(pnl_by_type(agents, AgentKind.WHALE)),
         liquidators=PnlFigures(pnl_by_type(agents, AgentKind.LIQUIDATOR)),
         arbitrageurs=PnlFigures(pnl_by_type(agents, AgentKind.ARBITRAGEUR)),
+        traders=PnlFigures(pnl_by_type(agents, AgentKind.TRADER)),
     )
 
 

@@ -132,7 +132,8 @@ def pnl_by_type(agents: pd.DataFrame, kind: str) -> float | None:
 
 def market_maker_delta_figures(timeseries: pd.DataFrame, before_block: int, first_adl_block: int | None) -> NetDeltaUsd:
     """Market makers' summed net delta (USD) before the shock, at its largest after the first ADL
-    fill, and at the end (None without market makers)."""
+    fill, and at the end, and how far from neutral they were before the shock (Σ |net delta| over
+    assets / Σ hedge; None without market makers)."""
     per_block = timeseries.groupby("block")["market_maker_net_delta_usd"].sum(min_count=1).dropna()
     if per_block.empty:
         return NetDeltaUsd(None, None, None)
@@ -142,4 +143,11 @@ def market_maker_delta_figures(timeseries: pd.DataFrame, before_block: int, firs
         net_delta_usd_before_shock=float(before.iloc[-1]) if not before.empty else None,
         net_delta_usd_max_after_adl=float(after_adl.max()) if not after_adl.empty else None,
         net_delta_usd_end=float(per_block.iloc[-1]),
+        net_delta_share_of_hedge_before_shock=_unhedged_share(timeseries, int(before.index[-1])) if not before.empty else None,
     )
+
+
+def _unhedged_share(timeseries: pd.DataFrame, block: int) -> float | None:
+    rows = timeseries[(timeseries["block"] == block) & timeseries["market_maker_net_delta_usd"].notna()]
+    hedge = float(rows["market_maker_hedge_usd"].sum()) if "market_maker_hedge_usd" in rows else 0.0
+    return float(rows["market_maker_net_delta_usd"].abs().sum()) / hedge if hedge > 0 else None

@@ -37,6 +37,8 @@ class RecordedAgent(Interface):
 
     def net_delta_usd8(self, view: Snapshot, protocol: Protocol, external: dict[str, int]) -> int: ...
 
+    def hedge_usd8(self, view: Snapshot, protocol: Protocol, external: dict[str, int]) -> int: ...
+
 
 def equity_usd8(protocol: Protocol, snapshot: Snapshot, account: str, external: dict[str, int],
                 limited_liability: bool = False) -> int:
@@ -134,9 +136,11 @@ class Recorder:
         stable_decimals = self.protocol.stable.decimals
         external = self._external(block)
         net_delta: dict[str, int] = {}
+        hedge: dict[str, int] = {}
         for agent in self._hedgers:
-            delta = agent.net_delta_usd8(snapshot, self.protocol, external)
-            net_delta[agent.hedged_asset] = net_delta.get(agent.hedged_asset, 0) + delta
+            asset = agent.hedged_asset
+            net_delta[asset] = net_delta.get(asset, 0) + agent.net_delta_usd8(snapshot, self.protocol, external)
+            hedge[asset] = hedge.get(asset, 0) + agent.hedge_usd8(snapshot, self.protocol, external)
         common = {
             "insurance_fund_usd": units_float(snapshot.insurance_fund, stable_decimals),
             "perp_bad_debt_usd": units_float(snapshot.perp_bad_debt, stable_decimals),
@@ -149,6 +153,7 @@ class Recorder:
                        external_price_usd=float(self.prices.usd[block, j]), **common)
             if symbol in net_delta:
                 row["market_maker_net_delta_usd"] = usd_float(net_delta[symbol])
+                row["market_maker_hedge_usd"] = usd_float(hedge[symbol])
             self._venue_columns(row, snapshot, symbol, external[symbol])
             self.rows.append(row)
 

@@ -107,6 +107,9 @@ class NetDeltaUsd:
     net_delta_usd_before_shock: float | None
     net_delta_usd_max_after_adl: float | None
     net_delta_usd_end: float | None
+    # Σ over assets of |net delta| / Σ of the hedges (perp shorts) at the last block before the
+    # shock: how far from delta-neutral the market makers met it (None without a hedge)
+    net_delta_share_of_hedge_before_shock: float | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ class AgentFigures:
     whales: PnlFigures
     liquidators: PnlFigures
     arbitrageurs: PnlFigures
+    traders: PnlFigures
 
 
 @dataclass(frozen=True)

@@ -308,10 +308,14 @@ class MarketMakers(_Population):
 
 class Liquidators(_Population):
     """Find unhealthy lending accounts and perp positions; sell seized collateral at once (or, with
-    ``receive_a_token``, keep it supplied in the lending venue: nothing to sell, no idle cash needed)."""
+    ``receive_a_token``, keep it supplied in the lending venue: nothing to sell, no idle cash needed);
+    with ``require_profit``, only the liquidations that pay after slippage and gas."""
 
     max_slippage: Fraction = 0.05
     receive_a_token: bool = False
+    # liquidate only when it pays: a loan's seized collateral, sold into its pool, must return more
+    # than the repayment plus gas; a perp position's fee must be above the gas
+    require_profit: bool = False
 
 
 class Arbitrageurs(_Population):
@@ -345,6 +349,32 @@ class Noise(_Population):
 
     def leverage_bounds(self, scenario: "Scenario") -> list[tuple[str, float, list[str]]]:
         return [("perp_leverage", self.perp_leverage, [m.asset for m in scenario.perp.markets])]
+
+
+class Traders(_Population):
+    """Leveraged perp traders: each opens one position with all its capital at a drawn
+    ``leverage``, long with probability ``long_share``, on a market drawn by the weights of
+    ``perp_markets``, at a block drawn uniformly from the ``entry_window_blocks`` blocks that start
+    at ``entry_start_block``; then holds it."""
+
+    perp_markets: Annotated[dict[Symbol, Annotated[float, Field(gt=0.0, le=1e6)]], Field(min_length=1)]
+    leverage: Distribution
+    long_share: Fraction = 0.5
+    entry_start_block: Annotated[int, Field(ge=1, le=MAX_BLOCKS)] = 1
+    entry_window_blocks: Annotated[int, Field(ge=1, le=MAX_BLOCKS)] = 1
+
+    def reference_problems(self, scenario: "Scenario", path: str, checks: "Checks") -> None:
+        for symbol in self.perp_markets:
+            if checks.need_asset(f"{path}.perp_markets.{symbol}", symbol) and scenario.market_of(symbol) is None:
+                checks.add(f"{path}.perp_markets.{symbol}", f"no perp market for {symbol!r}")
+        if bounds(self.leverage)[0] < 1.0:
+            checks.add(f"{path}.leverage", f"must be at least 1 (lowest possible value {bounds(self.leverage)[0]})")
+        last = self.entry_start_block + self.entry_window_blocks - 1
+        if last > scenario.blocks:
+            checks.add(f"{path}.entry_window_blocks", f"entries would run to block {last}, after the last block ({scenario.blocks})")
+
+    def leverage_bounds(self, scenario: "Scenario") -> list[tuple[str, float, list[str]]]:
+        return [("leverage", bounds(self.leverage)[1], list(self.perp_markets))]
 
 
 class Keeper(_Strict):
@@ -394,6 +424,7 @@ class Agents(_Strict):
     liquidators: list[Liquidators] = []
     arbitrageurs: list[Arbitrageurs] = []
     noise: list[Noise] = []
+    traders: list[Traders] = []
     attackers: list[Attackers] = []
 
 
