@@ -232,6 +232,15 @@ MALFORMED = [
     pytest.param([put("perp.markets[2].liquidation", {"cooldown_s": 2**32})], "perp.markets[2].liquidation.cooldown_s", "less than 4294967296", id="perp-cooldown-overflows-uint32"),
     pytest.param([put("perp.markets[2].liquidation", {"min_position_usd": -5})], "perp.markets[2].liquidation.min_position_usd", "greater than or equal to 0", id="perp-min-position-negative"),
     pytest.param([put("perp.markets[2].liquidation", {"max_fund_fee": 5})], "perp.markets[2].liquidation.max_fund_fee", "Extra inputs", id="perp-liquidation-unknown-field"),
+    # ---- leveraged traders
+    pytest.param([put("agents.traders[0].perp_markets", {"DOGE": 1.0})], "agents.traders[0].perp_markets.DOGE", "unknown asset 'DOGE'", id="trader-unknown-market"),
+    pytest.param([put("agents.traders[0].perp_markets", {"USDC": 1.0})], "agents.traders[0].perp_markets.USDC", "stablecoin", id="trader-stablecoin-market"),
+    pytest.param([put("agents.traders[0].perp_markets", {})], "agents.traders[0].perp_markets", "at least 1 item", id="trader-no-market"),
+    pytest.param([put("agents.traders[0].perp_markets", {"BTC": 0})], "agents.traders[0].perp_markets.BTC", "greater than 0", id="trader-zero-weight"),
+    pytest.param([put("agents.traders[0].leverage", {"uniform": [4, 12]})], "agents.traders[0].leverage", "above BTC's maximum leverage 10", id="trader-leverage-above-market"),
+    pytest.param([put("agents.traders[0].leverage", {"uniform": [0.5, 2]})], "agents.traders[0].leverage", "at least 1", id="trader-leverage-below-one"),
+    pytest.param([put("agents.traders[0].long_share", 1.5)], "agents.traders[0].long_share", "less than or equal to 1", id="trader-long-share"),
+    pytest.param([put("agents.traders[2].entry_start_block", 295)], "agents.traders[2].entry_window_blocks", "entries would run to block 304, after the last block (300)", id="trader-entries-after-the-end"),
     # ---- the shock
     pytest.param([put("shock.crash.start_block", 300)], "shock.crash.start_block", "must be below blocks (300), got 300", id="crash-after-end"),
     pytest.param([put("shock.crash.size", {"DOGE": 0.1})], "shock.crash.size.DOGE", "unknown asset 'DOGE'", id="crash-unknown-asset"),
