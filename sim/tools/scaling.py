@@ -2,8 +2,8 @@
 
 :func:`scale_population` keeps every pool, reserve, market, price path and seed, and changes only
 how many agents the populations have. The many-and-alike populations (whales, market makers,
-noise traders) grow to fill ``agents``; each agent's capital shrinks by the same factor as its
-population grew, so every population brings the same capital as before and the market sees the
+noise and leveraged traders) grow (or shrink) to fill ``agents``, each keeping at least one member;
+each agent's capital changes by the inverse of the factor its population grew by, so every population brings the same capital as before and the market sees the
 same flows split among more accounts. The professional bots (liquidators and arbitrageurs) keep
 their number: a thousand liquidators racing for the same position would add only reverted
 transactions.
@@ -49,7 +49,7 @@ def grown_counts(counts: list[int], target: int) -> list[int]:
         grown[by_remainder[i % len(counts)]] += 1
         i += 1
     while sum(grown) > target:  # only when the floor of 1 pushed a population up
-        j = max(range(len(counts)), key=lambda k: (grown[k] - exact[k], k))
+        j = max((k for k in range(len(counts)) if grown[k] > 1), key=lambda k: (grown[k] - exact[k], k))
         grown[j] -= 1
     return grown
 
