@@ -19,6 +19,7 @@ from ape.cli.choices import NetworkChoice
 from ape.logging import logger
 
 from sim import OutputDirError, RunFailed, RunInterrupted, ScenarioError, load_scenario, output_names, run_cascade
+from sim.calibration.targets import calibration_problems
 from sim.record.expect import metric_problems
 from sim.scenario import apply_overrides, parse_override
 from sim.chain.node import fork_upstream_problem, lean_anvil
@@ -62,7 +63,8 @@ def _scenario(ctx: click.Context, param: click.Parameter, value: str):
         scenario = load_scenario(value)
     except ScenarioError as error:
         raise click.BadParameter(str(error), ctx=ctx, param=param) from None
-    unknown = metric_problems(scenario.expectations())  # the expectations' metrics, against the summary's figures
+    # the expectations' metrics, against the summary's figures; the calibration targets file
+    unknown = metric_problems(scenario.expectations()) + calibration_problems(scenario)
     if unknown:
         raise click.BadParameter(str(ScenarioError(value, unknown)), ctx=ctx, param=param)
     return scenario
@@ -138,6 +140,10 @@ def cli(network: str | None, backend: str | None, scenario, overrides, overwrite
         f"liquidated ${liquidated.total:,.0f} (lending ${liquidated.lending:,.0f}, perp ${liquidated.perp:,.0f})"
     )
     click.echo(f"report: {(out_dir / 'report.html').resolve()}")
+    if result.calibration is not None:
+        c = result.calibration
+        click.echo(f"calibration: score {c['score']:.2f}, {c['within']} of {c['target_count']} targets within tolerance "
+                   f"({(out_dir / 'calibration.json').resolve()})")
     failed = [e for e in result.expectations if not e["passed"]]
     if result.expectations:
         click.echo(f"expectations: {len(result.expectations) - len(failed)} of {len(result.expectations)} hold "

@@ -9,7 +9,7 @@ import pytest
 SIM = Path(__file__).resolve().parent.parent / "sim"
 
 # Lowest first. A module may import its own layer and any layer listed before it.
-LAYERS = ["units", "files", "scenario", "chain", "protocol", "fork", "record", "agents", "report", "model", "experiment", "audit", "tools"]
+LAYERS = ["units", "files", "scenario", "chain", "protocol", "fork", "record", "calibration", "agents", "report", "model", "experiment", "audit", "tools"]
 # The model reaches the chain only through the protocol layer.
 FORBIDDEN = {"model": {"chain"}, "agents": {"chain.anvil", "chain.abi", "chain.node", "chain.replay"}}
 

@@ -37,6 +37,7 @@ import numpy as np
 from pydantic import Field, ValidationError
 
 from sim.agents.identity import draw
+from sim.calibration.targets import calibration_problems
 from sim.record.expect import metric_problems
 from sim.scenario import Distribution, Scenario, ScenarioError, apply_overrides, load_scenario
 from sim.scenario.base import _Strict
@@ -168,6 +169,8 @@ def load_experiment(path: str | Path, allow_large: bool = False) -> Experiment:
     except ScenarioError as error:
         problems += [(f"scenario ({spec.scenario})", f"{where}: {message}" if where else message) for where, message in error.problems]
         base = None
+    else:
+        problems += [(f"scenario ({spec.scenario})", f"{where}: {message}") for where, message in calibration_problems(base)]
     fixed = _overrides(spec.set, "set", problems)
     axes = {key: _path(key, f"grid.{key}", problems) for key in spec.grid}
     if base is not None and not problems:

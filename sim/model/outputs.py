@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from sim.calibration.metrics import RunTables
+from sim.calibration.outputs import CALIBRATION_FILE, write_calibration
+from sim.calibration.targets import TargetsError
 from sim.files import write_atomic
 from sim.model.model import CascadeModel
 from sim.record import AgentKind, Summary
@@ -40,6 +44,7 @@ class RunResult:
     events: pd.DataFrame
     agents: pd.DataFrame
     expectations: list[dict[str, Any]] = field(default_factory=list)  # expect.json: the scenario's expect, checked
+    calibration: dict[str, Any] | None = None  # calibration.json: the run scored against the scenario's targets
     summary: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -110,7 +115,7 @@ def output_names() -> frozenset[str]:
     """Every file a run writes into its output directory."""
     from sim.report import PLOT_FILES, REPORT_FILE
 
-    return frozenset({table_file(name) for name in TABLES} | {SUMMARY_FILE, EXPECT_FILE, REPORT_FILE, *PLOT_FILES})
+    return frozenset({table_file(name) for name in TABLES} | {SUMMARY_FILE, EXPECT_FILE, CALIBRATION_FILE, REPORT_FILE, *PLOT_FILES})
 
 
 def write_outputs(directory: Path, model: CascadeModel, wall_s: float, status: str, out_dir: Path, report: bool = True,
@@ -129,8 +134,14 @@ def write_outputs(directory: Path, model: CascadeModel, wall_s: float, status: s
     if model.scenario.expect:
         result.expectations = check(model.scenario.expectations(), [result.summary])
         write_atomic(directory / EXPECT_FILE, (json.dumps(result.expectations, indent=2) + "\n").encode())
+    if model.scenario.calibration:
+        try:
+            result.calibration = write_calibration(directory, model.scenario.calibration,
+                                                   RunTables(result.summary, events, timeseries, agents))
+        except TargetsError as error:  # checked before the run: the file changed since; the run's outputs stand
+            print(f"warning: no {CALIBRATION_FILE}: {error}", file=sys.stderr)
     if report and not timeseries.empty:
         from sim.report import write_report  # matplotlib is only needed here
 
-        write_report(directory, timeseries, events, agents, result.summary)
+        write_report(directory, timeseries, events, agents, result.summary, result.calibration)
     return result

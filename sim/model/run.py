@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from sim.calibration.targets import calibration_problems
 from sim.files import check_output_dir, output_lock, replace_directory, staging_dir
 from sim.model.interrupts import Interrupted, signals_raise
 from sim.model.model import CascadeModel
@@ -62,7 +63,7 @@ def run_cascade(
     ``report`` False writes the tables and ``summary.json`` only (no ``report.html`` and plots: the
     paths of a Monte Carlo need no report each).
 
-    Raises, before any node starts: :class:`~sim.scenario.ScenarioError` for an invalid scenario,
+    Raises, before any node starts: :class:`~sim.scenario.ScenarioError` for an invalid scenario (its calibration targets included),
     :class:`~sim.protocol.BackendError` for a backend that cannot run it,
     :class:`~sim.files.OutputDirError` for an ``out_dir`` that cannot take the outputs. Raises
     :class:`RunFailed` when the run breaks and :class:`RunInterrupted` on SIGINT or SIGTERM, each
@@ -72,7 +73,7 @@ def run_cascade(
     :class:`~sim.protocol.ProtocolSession`); by default, when the run started it itself."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    unknown = metric_problems(scenario.expectations())
+    unknown = metric_problems(scenario.expectations()) + calibration_problems(scenario)
     if unknown:
         raise ScenarioError(scenario.name, unknown)
     backend = choose_backend(backend, network, scenario)

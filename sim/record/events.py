@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from sim.chain.abi import Codec, DecodedLog
-from sim.protocol import Protocol, Snapshot
+from sim.protocol import PerpPos, Protocol, Snapshot
 from sim.record.schema import EventKind, Side, Venue
 from sim.units import WAD, units_float, usd_float, usd_value
 
@@ -50,7 +50,7 @@ class EventDecoder:
         (``before`` gives liquidated sides for ADL)."""
         row: dict[str, Any] = {"block": block, "timestamp_s": timestamp_s, "tx_hash": log.tx_hash,
                                "log_index": log.log_index, "counterparty": "", "counterparty_type": "", "size": NAN,
-                               "gas_used": gas_used}
+                               "gas_used": gas_used, "pnl_usd": NAN}
         if log.name in ("LiquidationCall", "DeficitCreated"):
             row.update(self._lending(log.name, log.args, external))
         else:
@@ -83,9 +83,11 @@ class EventDecoder:
         if name == "AutoDeleveraged":
             liquidated = before.perp_position(a["liquidated"].lower(), market)
             side = (Side.SHORT if liquidated.size_wad > 0 else Side.LONG) if liquidated is not None else Side.UNKNOWN
+            reduced = before.perp_position(a["counterparty"].lower(), market)
             return dict(kind=EventKind.ADL_FILL, venue=Venue.PERP, account=a["counterparty"], side=side, asset=market,
                         counterparty=a["liquidated"], notional_usd=a["sizeBase"] / WAD * a["bankruptcyPriceWad"] / WAD,
-                        size=a["sizeBase"] / WAD)
+                        size=a["sizeBase"] / WAD,
+                        pnl_usd=adl_pnl_usd(reduced, a["sizeBase"], a["bankruptcyPriceWad"], self.protocol.stable.decimals))
         # BadDebtRecorded
         position = before.perp_position(a["trader"].lower(), market)
         side = Side.SHORT if position is not None and position.size_wad < 0 else Side.LONG
@@ -94,3 +96,14 @@ class EventDecoder:
 
     def _usd(self, symbol: str, amount: int, external: dict[str, int]) -> float:
         return usd_float(usd_value(amount, self.protocol.tokens[symbol].decimals, external[symbol]))
+
+
+def adl_pnl_usd(position: PerpPos | None, filled_wad: int, price_wad: int, stable_decimals: int) -> float:
+    """The profit of the ``filled_wad`` base units of ``position`` that ADL closed at ``price_wad``
+    (stablecoin per base, WAD), against the position's average entry (open notional / |size|), in
+    USD (the stablecoin at $1, as the events' notionals are); NaN without a position."""
+    if position is None or position.size_wad == 0:
+        return NAN
+    entry = units_float(position.open_notional, stable_decimals) / (abs(position.size_wad) / WAD)
+    gain = (price_wad / WAD - entry) * (filled_wad / WAD)
+    return gain if position.size_wad > 0 else -gain

@@ -61,13 +61,15 @@ def table_file(table: str) -> str:
 EVENT_COLUMNS: Final = (
     "block", "timestamp_s", "tx_hash", "log_index", "kind", "venue", "account", "agent_id", "agent_type",
     "side", "asset", "counterparty", "counterparty_type", "notional_usd", "size", "gas_used", "gas_price_wei",
-    "inclusion_delay_blocks",
+    "inclusion_delay_blocks", "pnl_usd",
 )
 """``events.parquet``: one row per loss event (liquidation, deficit, ADL fill, bad debt). The last
 three describe the emitting transaction, shared by the events of one transaction: ``gas_used``
 (its receipt's ``gasUsed`` on anvil; NaN on revm, whose gas is no chain's), ``gas_price_wei`` (its bid) and ``inclusion_delay_blocks`` (how many
 blocks it waited in the mempool for block space before a block took it; 0: the first block it was
-offered to)."""
+offered to). ``pnl_usd``: for an ``adl_fill``, the profit of the part of the ADL'd position (the
+row's ``account``) that was closed, at the fill (bankruptcy) price against the position's average
+entry (its open notional / size), in USD; NaN for every other kind."""
 
 TIMESERIES_COLUMNS: Final = (
     "block", "timestamp_s", "time_s", "asset", "external_price_usd", "amm_price_usd", "oracle_price_usd",

@@ -8,7 +8,8 @@ its summary dict, and writes into one directory:
 * ``insurance_adl.png`` — insurance fund and perp bad debt, with ADL notional per block;
 * ``amm_depth.png`` — USD depth of each asset's pool;
 * ``pnl_by_agent_type.png`` — summed PnL and start/end equity per agent type;
-* ``report.html`` — headline figures, the plots with captions, and the 20 largest events.
+* ``report.html`` — headline figures, the calibration against real figures (when the scenario
+  names targets), the plots with captions, and the 20 largest events.
 
 The HTML needs no network, no JavaScript and no external stylesheet; it refers to the PNGs beside
 it by file name, so the directory can be moved or archived as a whole. Every file is written to a
@@ -46,8 +47,10 @@ def write_report(
     events: pd.DataFrame,
     agents: pd.DataFrame,
     summary: Mapping[str, Any] | None,
+    calibration: Mapping[str, Any] | None = None,
 ) -> pathlib.Path:
-    """Write PNG plots and report.html into out_dir; return the path of report.html."""
+    """Write PNG plots and report.html into out_dir; return the path of report.html.
+    ``calibration``: the run scored against its targets (``calibration.json``), shown in a section."""
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = summary or {}
@@ -57,7 +60,7 @@ def write_report(
     for name, fig in build_figures(timeseries, events, agents, clock, frame).items():
         write_atomic(out_dir / name, render_png(fig))
 
-    page = html_page(summary, events, agents, clock)
+    page = html_page(summary, events, agents, clock, calibration)
     report_path = out_dir / REPORT_FILE
     write_atomic(report_path, page.encode("utf-8"))
     return report_path

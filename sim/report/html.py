@@ -11,6 +11,7 @@ from typing import Any, Final, Mapping, Sequence
 
 import pandas as pd
 
+from sim.report.calibration import CALIBRATION_HEADER, CALIBRATION_NUMERIC_COLUMNS, calibration_rows, calibration_summary
 from sim.report.events_table import (
     EVENT_TABLE_HEADER,
     EVENT_TABLE_NUMERIC_COLUMNS,
@@ -68,8 +69,9 @@ CAPTIONS: Final[tuple[tuple[str, str, str, bool], ...]] = (
 SHADED_NOTE: Final = " The shaded band (or dashed line) marks the scripted shock."
 
 
-def html_page(summary: Mapping[str, Any], events: pd.DataFrame, agents: pd.DataFrame, clock: Clock) -> str:
-    """The whole ``report.html`` document as text."""
+def html_page(summary: Mapping[str, Any], events: pd.DataFrame, agents: pd.DataFrame, clock: Clock,
+              calibration: Mapping[str, Any] | None = None) -> str:
+    """The whole ``report.html`` document as text (a Calibration section with ``calibration``)."""
     scenario = fmt_text(summary.get("scenario"))
     parts = [
         "<!DOCTYPE html>",
@@ -86,6 +88,7 @@ def html_page(summary: Mapping[str, Any], events: pd.DataFrame, agents: pd.DataF
         table_html(("figure", "value"), headline_rows(summary), numeric_columns={1}),
         "<h3>Price drawdowns and cascade amplification by asset</h3>",
         _asset_table_html(summary),
+        _calibration_html(calibration) if calibration else "",
         "<h2>Plots</h2>",
         _figures_html(summary),
         f"<h2>Largest events (top {TOP_EVENTS} by notional)</h2>",
@@ -157,6 +160,14 @@ def _asset_table_html(summary: Mapping[str, Any]) -> str:
         return '<p class="muted">No per-asset drawdowns in the summary.</p>'
     table = table_html(ASSET_HEADER, rows, numeric_columns=ASSET_NUMERIC_COLUMNS)
     return table + f'\n<p class="muted">{_e(ASSET_NOTE)}</p>'
+
+
+def _calibration_html(calibration: Mapping[str, Any]) -> str:
+    return "\n".join([
+        "<h2>Calibration</h2>",
+        f"<p>{_e(calibration_summary(calibration))}</p>",
+        table_html(CALIBRATION_HEADER, calibration_rows(calibration), numeric_columns=CALIBRATION_NUMERIC_COLUMNS),
+    ])
 
 
 def _figures_html(summary: Mapping[str, Any]) -> str:

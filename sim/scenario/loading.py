@@ -118,7 +118,10 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a YAML scenario file; :class:`ScenarioError` on any problem (a file that
     cannot be read, is not UTF-8 text, is not YAML or nests too deeply included)."""
     path = Path(path)
-    return parse_scenario(read_yaml(path), str(path))
+    data = read_yaml(path)
+    if isinstance(data, dict) and isinstance(data.get("calibration"), str) and data["calibration"]:
+        data["calibration"] = str(path.parent / Path(data["calibration"]).expanduser())  # the file's folder, not the cwd
+    return parse_scenario(data, str(path))
 
 
 def read_yaml(path: Path) -> Any:

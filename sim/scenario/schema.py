@@ -444,6 +444,18 @@ class Shock(_Strict):
     crash: Crash | None = None
 
 
+def _calibration_file(path: str) -> str:
+    """The targets file as an absolute path (a relative one is the working directory's; a scenario
+    file's own is resolved against its folder by :func:`~sim.scenario.loading.load_scenario`), which
+    must exist: what it holds is checked by :mod:`sim.calibration.targets` before any run."""
+    from pathlib import Path
+
+    resolved = Path(path).expanduser().resolve()
+    if not resolved.is_file():
+        raise ValueError(f"no calibration targets file at {resolved}" + ("" if not resolved.exists() else " (not a file)"))
+    return str(resolved)
+
+
 def _expectation(text: str) -> str:
     parse_expectation(text)  # ValueError: pydantic names the item (expect[0])
     return text
@@ -471,6 +483,9 @@ class Scenario(_Strict):
     # Assertions on the run's summary figures (sim/scenario/expectations.py): a run whose
     # expectations fail exits 1 (its outputs written, with expect.json saying which).
     expect: list[Annotated[str, AfterValidator(_expectation)]] = []
+    # Calibration targets (calibration/oct10_targets.yaml): every run writes calibration.json, its
+    # figures scored against them. Relative to the scenario file's folder; held as an absolute path.
+    calibration: Annotated[str, Field(min_length=1), AfterValidator(_calibration_file)] | None = None
 
     def expectations(self) -> list[Expectation]:
         return [parse_expectation(text) for text in self.expect]
