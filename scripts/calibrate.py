@@ -9,7 +9,6 @@ Exit codes: 0 done, 1 the cluster failed, 2 bad input, 130 / 143 interrupted by 
 """
 
 import contextlib
-import re
 import shutil
 import sys
 import time
@@ -18,15 +17,13 @@ from pathlib import Path
 import click
 
 from sim.calibration.targets import calibration_problems
+from sim.experiment.cli import RunBar, cluster_options, cluster_problem
 from sim.experiment.calibrate import calibrate_names, run_search, write_search_outputs
 from sim.experiment.params import load_params
 from sim.files import OutputDirError, output_lock
 from sim.model.interrupts import Interrupted
-from sim.protocol import BACKENDS, BackendError, choose_backend
+from sim.protocol import BackendError, choose_backend
 from sim.scenario import ScenarioError, load_scenario
-
-SCHEDULER_ADDRESS = re.compile(r"^(tcp|tls)://[^\s/:]+:\d{1,5}$")
-
 
 def _bad_input(message: str) -> None:
     click.echo(f"error: {message}", err=True)
@@ -60,20 +57,15 @@ def _prepare_out(out_dir: Path, overwrite: bool) -> None:
 @click.option("--trials", type=click.IntRange(min=1, max=100_000), required=True, help="Trials to run.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output directory.")
 @click.option("--seeds", type=int, default=None, help="Runs per trial (overrides the params file's seeds).")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes of the local Dask cluster, and trials per batch (default 2); not with --scheduler.")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Run on an existing Dask cluster, e.g. tcp://127.0.0.1:8786 (it must see the same files).")
-@click.option("--backend", type=click.Choice(BACKENDS), default="revm", show_default=True,
-              help="Where each run's contracts execute: revm in the worker's process, or a node of the run's own.")
+@cluster_options("Worker processes of the local Dask cluster, and trials per batch (default 2); not with --scheduler.",
+                 "Run on an existing Dask cluster, e.g. tcp://127.0.0.1:8786 (it must see the same files).")
 @click.option("--overwrite", is_flag=True, help="Replace a previous calibration's outputs in --out.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def cli(scenario_file: Path, params_file: Path, trials: int, out_dir: Path, seeds: int | None, workers: int | None,
         scheduler: str | None, backend: str, overwrite: bool, no_progress: bool) -> None:
-    if workers is not None and scheduler is not None:
-        _bad_input("--workers sizes the local cluster; with --scheduler the cluster's own workers run the tasks: drop one")
-    if scheduler is not None and not SCHEDULER_ADDRESS.match(scheduler):
-        _bad_input(f"--scheduler {scheduler!r} is not a scheduler's address: tcp://HOST:PORT (e.g. tcp://127.0.0.1:8786)")
+    problem = cluster_problem(workers, scheduler)
+    if problem:
+        _bad_input(problem)
     try:
         base = load_scenario(scenario_file)
         problems = calibration_problems(base)
@@ -94,19 +86,9 @@ def cli(scenario_file: Path, params_file: Path, trials: int, out_dir: Path, seed
 
 
 def _search(search, trials: int, out_dir: Path, workers: int, scheduler: str | None, backend: str, no_progress: bool) -> None:
-    from tqdm import tqdm
-
-    bar = tqdm(total=trials * search.seeds, desc=search.base.name, unit="run", disable=True if no_progress else None,
-               file=sys.stderr)
-    failed = 0
+    progress = RunBar(trials * search.seeds, search.base.name, no_progress)
+    bar = progress.bar
     counted: set[int] = set()
-
-    def on_run(row: dict) -> None:
-        nonlocal failed
-        failed += bool(row["error"])
-        bar.update(1)
-        if failed:
-            bar.set_postfix(failed=failed)
 
     def on_batch(done: list) -> None:
         for trial in done:  # a trial whose scenario was refused ran nothing: count its runs as done
@@ -120,7 +102,7 @@ def _search(search, trials: int, out_dir: Path, workers: int, scheduler: str | N
                f"{len(search.params)} parameters on {where} ({backend})", err=True)
     started = time.perf_counter()
     try:
-        result = run_search(search, out_dir, trials, workers, scheduler, backend, on_run=on_run, on_batch=on_batch)
+        result = run_search(search, out_dir, trials, workers, scheduler, backend, on_run=progress.run_done, on_batch=on_batch)
     except Interrupted as error:
         bar.close()
         click.echo(f"interrupted: every finished trial is in {out_dir}", err=True)
