@@ -10,7 +10,6 @@ input, 130 / 143 interrupted by SIGINT / SIGTERM (every finished run is kept: re
 """
 
 import contextlib
-import re
 import sys
 import time
 from pathlib import Path
@@ -18,14 +17,12 @@ from pathlib import Path
 import click
 
 from sim.experiment import load_experiment
+from sim.experiment.cli import RunBar, cluster_options, cluster_problem
 from sim.experiment.outputs import sweep_names, write_sweep_outputs
 from sim.experiment.sweep import backend_problems, run_sweep, tasks_of
 from sim.files import OutputDirError, output_lock
 from sim.model.interrupts import Interrupted
-from sim.protocol import BACKENDS
 from sim.scenario import ScenarioError
-
-SCHEDULER_ADDRESS = re.compile(r"^(tcp|tls)://[^\s/:]+:\d{1,5}$")
 
 
 def _out_problem(out_dir: Path) -> str | None:
@@ -44,21 +41,16 @@ def _out_problem(out_dir: Path) -> str | None:
               help="Experiment YAML file (README, \"Experiments\").")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
               help="Output directory; a rerun with the same --out skips the runs already done.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes of the local Dask cluster (default 2); not with --scheduler.")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Run on an existing Dask cluster, e.g. tcp://127.0.0.1:8786, instead of a local one.")
-@click.option("--backend", type=click.Choice(BACKENDS), default="revm", show_default=True,
-              help="Where each run's contracts execute: revm in the worker's process, or a node of the run's own.")
+@cluster_options("Worker processes of the local Dask cluster (default 2); not with --scheduler.",
+                 "Run on an existing Dask cluster, e.g. tcp://127.0.0.1:8786, instead of a local one.")
 @click.option("--yes", "allow_large", is_flag=True, help="Run a grid of more than 10,000 cells.")
 @click.option("--no-report", is_flag=True, help="Write the tables and expect.json only.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def cli(experiment_file: Path, out_dir: Path, workers: int | None, scheduler: str | None, backend: str,
         allow_large: bool, no_report: bool, no_progress: bool) -> None:
-    if workers is not None and scheduler is not None:
-        _bad_input("--workers sizes the local cluster; with --scheduler the cluster's own workers run the tasks: drop one")
-    if scheduler is not None and not SCHEDULER_ADDRESS.match(scheduler):
-        _bad_input(f"--scheduler {scheduler!r} is not a scheduler's address: tcp://HOST:PORT (e.g. tcp://127.0.0.1:8786)")
+    problem = cluster_problem(workers, scheduler)
+    if problem:
+        _bad_input(problem)
     try:
         experiment = load_experiment(experiment_file, allow_large=allow_large)
         problems = backend_problems(experiment, backend)
@@ -85,29 +77,20 @@ def _bad_input(message: str) -> None:
 
 def _sweep(experiment, tasks, out_dir: Path, workers: int, scheduler: str | None, backend: str, no_report: bool,
            no_progress: bool) -> None:
-    from tqdm import tqdm
-
-    bar = tqdm(total=experiment.runs, desc=experiment.name, unit="run", disable=True if no_progress else None, file=sys.stderr)
-    failed_runs = 0
+    progress = RunBar(experiment.runs, experiment.name, no_progress)
+    bar = progress.bar
 
     def on_start(total: int, done: int) -> None:
         bar.update(done)
         if done:
             bar.write(f"{done} of {total} runs already done in {out_dir}: skipped", file=sys.stderr)
 
-    def on_row(row: dict) -> None:
-        nonlocal failed_runs
-        failed_runs += bool(row["error"])
-        bar.update(1)
-        if failed_runs:
-            bar.set_postfix(failed=failed_runs)
-
     started = time.perf_counter()
     where = scheduler or f"a local cluster of {workers} workers"
     click.echo(f"{experiment.name}: {len(experiment.cells)} cells × {experiment.seeds} seeds = {experiment.runs} runs "
                f"on {where} ({backend})", err=True)
     try:
-        result = run_sweep(experiment, out_dir, workers, scheduler, backend, on_row=on_row, on_start=on_start, tasks=tasks)
+        result = run_sweep(experiment, out_dir, workers, scheduler, backend, on_row=progress.run_done, on_start=on_start, tasks=tasks)
     except Interrupted as error:
         bar.close()
         click.echo(f"interrupted: every finished run is kept in {out_dir / 'rows'}; rerun the same command to continue",

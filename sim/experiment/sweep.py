@@ -17,12 +17,13 @@ whose cell or base scenario changed since is run again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import resource
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from sim.experiment.spec import Experiment, check_runs
 from sim.files import write_atomic
@@ -34,8 +35,8 @@ RUNS_DIR = "runs"
 _ARTIFACTS: Any = None  # per worker process: the compiled contracts, loaded by its first task
 
 
-def run_key(cell: int, seed: int) -> str:
-    return f"c{cell}-s{seed}"
+def run_key(cell: int, seed: int, prefix: str = "c") -> str:
+    return f"{prefix}{cell}-s{seed}"
 
 
 def fingerprint(scenario: Scenario) -> str:
@@ -78,10 +79,11 @@ class Task:
     columns: dict[str, Any]  # the cell's parameters as table columns (Cell.columns)
     scenario: Scenario
     sha256: str
+    prefix: str = "c"  # of the run's key and folder: c<cell>-s<seed>; a calibration's trials are t<trial>-s<seed>
 
     @property
     def key(self) -> str:
-        return run_key(self.cell, self.seed)
+        return run_key(self.cell, self.seed, self.prefix)
 
 
 def tasks_of(experiment: Experiment) -> list[Task]:
@@ -96,7 +98,9 @@ def tasks_of(experiment: Experiment) -> list[Task]:
 def run_task(task: Task, out_dir: str, backend: str = "revm") -> dict[str, Any]:
     """On a worker: run ``task`` into ``out_dir/runs/<key>`` on ``backend`` (revm: an EVM in the
     worker's process; anvil: a node of the run's own, on a free port); its row (a run that failed
-    gives its row too, with ``error`` saying why and the figures it had)."""
+    gives its row too, with ``error`` saying why and the figures it had). A scenario with calibration
+    targets adds the run's ``calibration_score``, ``calibration_within`` and a ``sim:<target>``
+    column per target (its ``calibration.json``)."""
     global _ARTIFACTS
     from sim.model import RunFailed, run_cascade
     from sim.protocol import load_artifacts
@@ -114,7 +118,22 @@ def run_task(task: Task, out_dir: str, backend: str = "revm") -> dict[str, Any]:
         figures = json.loads(summary_file.read_text()) if summary_file.exists() else {"status": "failed"}
         error = str(failure) or "the run failed"
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-    return {**row, **flatten(figures), "error": error, "worker": _worker_name(), "worker_max_rss_mb": round(rss_mb, 1)}
+    return {**row, **flatten(figures), **_calibration_columns(task, target), "error": error, "worker": _worker_name(),
+            "worker_max_rss_mb": round(rss_mb, 1)}
+
+
+def _calibration_columns(task: Task, target: Path) -> dict[str, Any]:
+    """The run's score against its targets, from its ``calibration.json`` (none written: no score)."""
+    from sim.calibration.outputs import CALIBRATION_FILE
+
+    if task.scenario.calibration is None:
+        return {}
+    path = target / CALIBRATION_FILE
+    if not path.exists():
+        return {"calibration_score": None, "calibration_within": None}
+    scored = json.loads(path.read_text())
+    return {"calibration_score": scored["score"], "calibration_within": scored["within"],
+            **{f"sim:{t['name']}": t["sim"] for t in scored["targets"]}}
 
 
 def _worker_name() -> str:
@@ -195,29 +214,49 @@ def run_sweep(experiment: Experiment, out_dir: Path, workers: int = 2, scheduler
 
 def _run_on_dask(todo: list[Task], out_dir: Path, workers: int, scheduler: str | None, backend: str,
                  done: dict[str, dict[str, Any]], on_row: Callable[[dict[str, Any]], None] | None) -> dict[str, str]:
-    from dask.distributed import Client, LocalCluster, as_completed
+    def finished(task: Task, row: dict[str, Any]) -> None:
+        write_atomic(out_dir / ROWS_DIR / f"{task.key}.json", json.dumps(row).encode())
+        done[task.key] = row
+        if on_row is not None:
+            on_row(row)
 
-    lost: dict[str, str] = {}
+    with dask_client(workers, scheduler) as client:
+        return run_tasks(client, todo, out_dir, backend, finished)
+
+
+@contextlib.contextmanager
+def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
+    """A Dask client of the cluster at ``scheduler``, or of a LocalCluster of ``workers`` processes
+    (one thread each: a worker owns its backend) closed afterwards."""
+    from dask.distributed import Client, LocalCluster
+
     cluster = None
     try:
         if scheduler is None:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                                    worker_dashboard_address=None)
         with Client(scheduler or cluster) as client:
-            futures = {client.submit(run_task, task, str(out_dir), backend, pure=False, key=f"run-{task.key}-{task.sha256[:12]}"): task
-                       for task in todo}
-            for future in as_completed(futures):
-                task = futures[future]
-                try:
-                    row = future.result()
-                except Exception as error:  # the task killed its workers, or the cluster lost it
-                    lost[task.key] = f"{type(error).__name__}: {error}"
-                    continue
-                write_atomic(out_dir / ROWS_DIR / f"{task.key}.json", json.dumps(row).encode())
-                done[task.key] = row
-                if on_row is not None:
-                    on_row(row)
+            yield client
     finally:
         if cluster is not None:
             cluster.close()
+
+
+def run_tasks(client: Any, tasks: list[Task], out_dir: Path, backend: str,
+              on_result: Callable[[Task, dict[str, Any]], None]) -> dict[str, str]:
+    """Run ``tasks`` (:func:`run_task`) on ``client``'s workers, calling ``on_result(task, row)`` in
+    this process as each one finishes; the tasks Dask could not finish (``{key: why}``)."""
+    from dask.distributed import as_completed
+
+    lost: dict[str, str] = {}
+    futures = {client.submit(run_task, task, str(out_dir), backend, pure=False, key=f"run-{task.key}-{task.sha256[:12]}"): task
+               for task in tasks}
+    for future in as_completed(futures):
+        task = futures[future]
+        try:
+            row = future.result()
+        except Exception as error:  # the task killed its workers, or the cluster lost it
+            lost[task.key] = f"{type(error).__name__}: {error}"
+            continue
+        on_result(task, row)
     return lost
