@@ -20,17 +20,18 @@ from sim.units import BPS, USD_UNIT, WAD, mul_div, units_for_usd
 MAX_LIQUIDATIONS_PER_BLOCK = 25
 SMALLER_COVER_TRIES = 4  # a repayment whose collateral would not sell at a profit is halved up to this often
 INTEREST_MARGIN = 1_000  # a full repayment keeps debt / 1,000 of budget for the interest of the blocks it waits
-MAX_ADL_COUNTERPARTIES = 8  # the most opposite positions one liquidation offers for ADL
+MAX_ADL_COUNTERPARTIES = 8  # the most opposite positions one liquidation offers for ADL, unless the scenario says
 # Other liquidators' lists, built from the same state, may use the same counterparties earlier in
 # the block; a list offers this many times the liquidated size so skipped entries leave enough.
 ADL_COVER_MULTIPLE = 2
 
 
-def adl_ranking(positions: Mapping[str, PerpPos], liquidated: str, offered: dict[str, int]) -> list[str]:
+def adl_ranking(positions: Mapping[str, PerpPos], liquidated: str, offered: dict[str, int],
+                limit: int = MAX_ADL_COUNTERPARTIES) -> list[str]:
     """Opposite positions to offer ``liquidate`` in case the fund cannot cover ``liquidated``'s
     loss: those in profit at its bankruptcy price (the contract skips the others), highest ADL
     score first (then the largest), until their sizes cover ``ADL_COVER_MULTIPLE`` × its size or
-    ``MAX_ADL_COUNTERPARTIES`` are listed. Positions not yet in profit at the margin price are
+    ``limit`` are listed. Positions not yet in profit at the margin price are
     listed too: the liquidation's own exit can put them in profit by the time it runs.
 
     ``offered`` is the size this block's earlier liquidations expect to use, per counterparty (the
@@ -45,7 +46,7 @@ def adl_ranking(positions: Mapping[str, PerpPos], liquidated: str, offered: dict
     ]
     opposite.sort(key=lambda item: (-item[1].adl_score, -abs(item[1].size_wad), item[0]))
     ranking, covered, expected = [], 0, 0
-    for trader, p in opposite[:MAX_ADL_COUNTERPARTIES]:
+    for trader, p in opposite[:limit]:
         ranking.append(trader)
         free = abs(p.size_wad) - offered.get(trader, 0)
         take = min(free, max(size_wad - expected, 0))  # what this liquidation should use
@@ -98,6 +99,7 @@ class Liquidator(StablecoinTrader):
     liquidation_bonus_bps: dict[str, int] = field(default_factory=dict)  # per collateral asset
     require_profit: bool = False
     perp_fee_bps: dict[str, int] = field(default_factory=dict)  # per market: the liquidator's fee
+    max_adl_counterparties: int = MAX_ADL_COUNTERPARTIES  # the longest ADL list one liquidation offers
     kind: str = field(default=AgentKind.LIQUIDATOR, init=False)
 
     def step(self, ctx: Context) -> list[Call]:
@@ -125,7 +127,7 @@ class Liquidator(StablecoinTrader):
             offered: dict[str, int] = {}
             for trader, position in positions.items():
                 if position.liquidatable and trader != self.address:
-                    ranking = adl_ranking(positions, trader, offered)
+                    ranking = adl_ranking(positions, trader, offered, self.max_adl_counterparties)
                     call = ctx.protocol.liquidate_position(trader, market, ranking)
                     if not self.require_profit or self.perp_fee_pays(ctx, market, position, call):
                         calls.append(call)

@@ -32,6 +32,7 @@ from sim.agents.twap_hold import TwapHoldAttacker
 from sim.agents.whale import Whale
 from sim.scenario import Scenario
 from sim.scenario.schema import Agents
+from sim.protocol.gas import longest_adl_list
 from sim.units import mul_div, to_units, to_wad
 
 
@@ -107,6 +108,7 @@ def _liquidator(p: Population, pop: Any, label: str, index: int) -> Agent:
         receive_a_token=pop.receive_a_token,
         liquidation_bonus_bps={r.asset: r.liquidation_bonus_bps for r in lending.reserves},
         require_profit=pop.require_profit,
+        max_adl_counterparties=min(pop.max_adl_counterparties, longest_adl_list(p.scenario.tx_gas_cap)),
         perp_fee_bps={m.asset: m.liquidation_fee_bps for m in p.scenario.perp.markets},
     )
 

@@ -78,6 +78,11 @@ def gas_limit(contract: str, action: str) -> int:
     return GAS_LIMITS.get((contract, action), FALLBACK_GAS)
 
 
+def longest_adl_list(tx_gas_cap: int) -> int:
+    """The most ADL counterparties a perp liquidation can list within ``tx_gas_cap``."""
+    return max((tx_gas_cap - PERP_LIQUIDATION_BASE_GAS) // ADL_COUNTERPARTY_GAS, 0)
+
+
 def perp_liquidation_gas(n_counterparties: int) -> int:
     """The gas limit of a perp liquidation that auto-deleverages ``n_counterparties`` positions
     (0: the insurance fund covers it)."""

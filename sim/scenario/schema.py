@@ -316,6 +316,11 @@ class Liquidators(_Population):
     # liquidate only when it pays: a loan's seized collateral, sold into its pool, must return more
     # than the repayment plus gas; a perp position's fee must be above the gas
     require_profit: bool = False
+    # the longest list of opposite positions one perp liquidation offers for ADL: each costs 100,000
+    # gas (sim/protocol/gas.py; 160 keep a liquidation under 2**24), and a list too short for a
+    # large bankrupt position leaves the rest to the vAMM and the fund (bad debt); a scenario's
+    # lower tx_gas_cap shortens the list to what fits
+    max_adl_counterparties: Annotated[int, Field(ge=0, le=160)] = 8
 
 
 class Arbitrageurs(_Population):
