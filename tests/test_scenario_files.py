@@ -60,6 +60,7 @@ def drop(path: str) -> Mutation:
 def load_mutated(tmp_path: Path, *mutations: Mutation) -> Scenario:
     """Load oct10.yaml, apply ``mutations``, write the result under ``tmp_path`` and load that file."""
     data = yaml.safe_load(OCT10.read_text())
+    data["calibration"] = str((OCT10.parent / data["calibration"]).resolve())  # the copy lives elsewhere
     for mutate in mutations:
         mutate(data)
     target = tmp_path / "scenario.yaml"
@@ -397,9 +398,12 @@ def test_a_number_outside_its_physical_range_is_refused_by_name(tmp_path, path, 
 
 
 def _oct10_text(old: str, new: str) -> str:
+    """oct10's text with one edit, its targets file named by absolute path (the copy lives elsewhere)."""
     text = OCT10.read_text()
     assert old in text
-    return text.replace(old, new, 1)
+    targets = "calibration: ../calibration/oct10_targets.yaml"
+    assert targets in text
+    return text.replace(old, new, 1).replace(targets, f"calibration: {(OCT10.parent.parent / 'calibration' / 'oct10_targets.yaml')}", 1)
 
 
 def test_scientific_notation_is_a_number(tmp_path):
