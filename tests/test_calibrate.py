@@ -121,3 +121,17 @@ def test_the_cli_never_replaces_a_previous_search_silently(tmp_path):
     done = calibrate(scenario, params_file, tmp_path / "out", "--trials", "1")
     assert done.returncode == 2 and "pass --overwrite" in done.stderr
     assert (tmp_path / "out" / "trials.parquet").read_bytes() == b"earlier"
+
+
+def test_the_first_trial_is_the_scenario_as_it_is_when_its_values_lie_in_the_ranges(tmp_path):
+    scenario, params_file = files(tmp_path, PARAMS)
+    base = load_scenario(scenario)
+    search = load_params(base, params_file)
+    assert search.start_values() == {"perp.insurance_fund_usd": base.perp.insurance_fund_usd,
+                                     "shock.crash.size.ALT": base.shock.crash.size["ALT"]}
+    outside = {**PARAMS, "perp.insurance_fund_usd": {"low": base.perp.insurance_fund_usd + 1, "high": 10**7}}
+    scenario, params_file = files(tmp_path, outside)
+    assert load_params(load_scenario(scenario), params_file).start_values() is None
+    whole = {"blocks": {"low": base.blocks - 1, "high": base.blocks + 10, "int": True}, "perp.adl_enabled": {"choices": [True, False]}}
+    scenario, params_file = files(tmp_path, whole)
+    assert load_params(load_scenario(scenario), params_file).start_values() == {"blocks": base.blocks, "perp.adl_enabled": base.perp.adl_enabled}

@@ -2,7 +2,8 @@
 free parameters (:mod:`sim.experiment.params`) for the values whose runs score best against the
 scenario's calibration targets (:mod:`sim.calibration`).
 
-Trials are asked for in batches of the cluster's size; each trial's scenario (the base with the
+Trial 0 is the scenario as it is, when its values lie in the ranges (so the best trial is never
+worse than the start); trials are asked for in batches of the cluster's size; each trial's scenario (the base with the
 trial's values) runs on the same ``seeds`` seeds as every other trial (the scenario's seed + 0 ..
 seeds − 1: common random numbers, so trials differ by their parameters, not their luck), each run a
 task on the experiment runner's Dask workers (:func:`sim.experiment.sweep.run_tasks`), which scores
@@ -102,6 +103,9 @@ def run_search(search: Search, out_dir: Path, trials: int, workers: int = 2, sch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=search.base.seed % 2**32))
+    start = search.start_values()
+    if start is not None:
+        study.enqueue_trial(start)  # trial 0: the scenario as it is
     done: list[Trial] = []
     lost: dict[str, str] = {}
     (out_dir / RUNS_DIR).mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ from sim.experiment.spec import RUN_FIELDS, ExperimentError
 from sim.scenario import Scenario, ScenarioError, apply_overrides
 from sim.scenario.base import _Strict
 from sim.scenario.loading import read_yaml, validation_problems
-from sim.scenario.overrides import Override, parse_path, target
+from sim.scenario.overrides import Override, parse_path, target, value_at
 
 MAX_SEEDS = 1_000
 Choice = Union[bool, int, float, str]  # what Optuna can sample
@@ -76,6 +76,15 @@ class Param:
     def override(self, value: Any) -> Override:
         return Override(self.path, self.steps, value)
 
+    def holds(self, value: Any) -> bool:
+        """Whether ``value`` is one the search could draw for this parameter."""
+        r = self.range
+        if r.choices is not None:
+            return value in r.choices
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        return r.low <= value <= r.high and (not r.integer or float(value).is_integer())
+
 
 @dataclass(frozen=True)
 class Search:
@@ -86,6 +95,18 @@ class Search:
     params: list[Param]
     seeds: int
     source: str
+
+    def start_values(self) -> dict[str, Any] | None:
+        """The base scenario's own value of every parameter, when each lies in its range (the
+        search's first trial: the best it reports is never worse than the scenario as it is);
+        None when one does not."""
+        values = {}
+        for param in self.params:
+            value = value_at(self.base, param.override(None))
+            if not param.holds(value):
+                return None
+            values[param.path] = int(value) if param.range.integer else value
+        return values
 
 
 def load_params(base: Scenario, path: str | Path, seeds: int | None = None) -> Search:

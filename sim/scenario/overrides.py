@@ -88,6 +88,12 @@ def target(scenario: Scenario, override: Override) -> tuple[str | int, ...]:
     return _locate(scenario.model_dump(mode="python"), override)[2]
 
 
+def value_at(scenario: Scenario, override: Override) -> Any:
+    """The value the field ``override`` names has in ``scenario`` (defaults included)."""
+    container, place, _ = _locate(scenario.model_dump(mode="python"), override)
+    return container[place]
+
+
 def _locate(data: Any, override: Override) -> tuple[Any, str | int, tuple[str | int, ...]]:
     """Where ``override`` writes in ``data``: the container, the key or position in it, and the
     whole path as keys and positions."""
