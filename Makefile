@@ -25,7 +25,7 @@ fork-demo: compile
 test: compile
 	$(APE) test tests -q -p no:cacheprovider
 
-# oct10 scaled to 100, 1,000 and 10,000 agents on anvil and revm, against the node's replay ceiling
+# oct10 scaled to 1,000 and 10,000 agents on anvil and revm, against the node's replay ceiling
 # and naive Ape calls, then the Monte Carlo and sweep lines; prints the table and writes bench/results.json
 # (README.md, "Benchmark").
 bench: compile

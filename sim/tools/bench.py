@@ -44,7 +44,7 @@ import click
 
 from sim.chain import AnvilBackend, MinedBlock, SentTx
 
-DEFAULT_SCALES = (100, 1_000, 10_000)
+DEFAULT_SCALES = (1_000, 10_000)  # oct10 itself has 463 agents (its Monte Carlo line runs it unscaled)
 DEFAULT_BACKENDS = ("anvil", "revm")
 DEFAULT_BLOCKS = 120  # through oct10's crash (blocks 60-100) and the first of the recovery
 NAIVE_SAMPLE_TX = 200
