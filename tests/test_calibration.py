@@ -252,3 +252,16 @@ def test_an_override_naming_a_bad_targets_file_is_refused_before_any_run(tmp_pat
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "targets[0].tolerance_factor" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_sweep_reruns_a_run_whose_targets_file_changed(tmp_path):
+    """A sweep keeps the rows of runs whose fingerprint is unchanged: the calibration columns of a
+    row come from the targets file, so editing it must change the fingerprint."""
+    from sim.experiment.sweep import fingerprint
+
+    targets = write_targets(tmp_path, [GOOD])
+    scenario = parse_scenario({**TINY, "calibration": str(targets)})
+    before = fingerprint(scenario)
+    assert fingerprint(scenario) == before
+    write_targets(tmp_path, [GOOD | {"tolerance": 0.05}])
+    assert fingerprint(scenario) != before
