@@ -111,6 +111,9 @@ def cli(network: str | None, backend: str | None, scenario, overrides, overwrite
     logger.set_level("WARNING")
     try:
         scenario = apply_overrides(scenario, overrides, scenario.name)
+        problems = calibration_problems(scenario)  # a --set calibration=FILE names a targets file of its own
+        if problems:
+            raise ScenarioError(scenario.name, problems)
     except ScenarioError as error:
         raise click.BadParameter(str(error), param_hint="--set") from None
     try:

@@ -135,3 +135,10 @@ def test_the_first_trial_is_the_scenario_as_it_is_when_its_values_lie_in_the_ran
     whole = {"blocks": {"low": base.blocks - 1, "high": base.blocks + 10, "int": True}, "perp.adl_enabled": {"choices": [True, False]}}
     scenario, params_file = files(tmp_path, whole)
     assert load_params(load_scenario(scenario), params_file).start_values() == {"blocks": base.blocks, "perp.adl_enabled": base.perp.adl_enabled}
+
+
+def test_the_targets_file_is_no_parameter_to_search(tmp_path):
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump({"targets": TARGETS}))
+    found = problems(tmp_path, {"calibration": {"choices": [str(other)]}})
+    assert "cannot be searched over" in found["params.calibration"]

@@ -228,3 +228,40 @@ def test_a_missing_or_bad_targets_file_is_named_as_the_calibration_field(tmp_pat
     scenario = parse_scenario({**TINY, "calibration": str(bad)})
     (where, why), = calibration_problems(scenario)
     assert where == "calibration" and "targets[0]" in why and "liquidity" in why
+
+
+def test_an_override_naming_a_bad_targets_file_is_refused_before_any_run(tmp_path):
+    """`--set calibration=FILE` and an experiment's set / grid name a targets file of their own:
+    it is checked as the scenario's own is (exit 2 before any node or worker), not left to fail
+    every run."""
+    import subprocess
+    import sys
+
+    from sim.experiment.spec import ExperimentError, load_experiment
+
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    bad = write_targets(tmp_path, [GOOD | {"tolerance": None, "tolerance_factor": 1.0}], "bad.yaml")
+    for section in ({"set": {"calibration": str(bad)}, "grid": {"blocks": [TINY["blocks"]]}}, {"grid": {"calibration": [str(bad)]}}):
+        experiment = tmp_path / "e.yaml"
+        experiment.write_text(yaml.safe_dump({"scenario": "tiny.yaml", "name": "e", "seeds": 1, **section}))
+        with pytest.raises(ExperimentError) as caught:
+            load_experiment(experiment)
+        assert "targets[0].tolerance_factor" in str(caught.value)
+    done = subprocess.run([str(Path(sys.executable).with_name("ape")), "run", "cascade", "--scenario", str(tmp_path / "tiny.yaml"),
+                           "--set", f"calibration={bad}", "--out", str(tmp_path / "out"), "--no-progress"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "targets[0].tolerance_factor" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_sweep_reruns_a_run_whose_targets_file_changed(tmp_path):
+    """A sweep keeps the rows of runs whose fingerprint is unchanged: the calibration columns of a
+    row come from the targets file, so editing it must change the fingerprint."""
+    from sim.experiment.sweep import fingerprint
+
+    targets = write_targets(tmp_path, [GOOD])
+    scenario = parse_scenario({**TINY, "calibration": str(targets)})
+    before = fingerprint(scenario)
+    assert fingerprint(scenario) == before
+    write_targets(tmp_path, [GOOD | {"tolerance": 0.05}])
+    assert fingerprint(scenario) != before

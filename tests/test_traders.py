@@ -86,3 +86,21 @@ def test_the_population_draws_side_market_leverage_and_entry_from_its_ranges():
         share = sum(a.market == market for a in retail) / len(retail)
         p = weight / sum(weights.values())
         assert abs(share - p) <= 4 * (p * (1 - p) / len(retail)) ** 0.5
+
+
+def test_an_open_the_model_did_not_report_reverted_is_not_sent_again_from_a_stale_view(protocol):
+    """The model calls observe only with reverted calls: an open it did not report went through,
+    even when the trader's view (latency_blocks) does not show the position yet."""
+    agent = trader()
+    assert len(agent.step(ctx_at(protocol, 3))) == 1
+    # no observe: it went through; a view two blocks old still shows all the capital and no position
+    assert agent.step(ctx_at(protocol, 4)) == []
+    assert agent.step(ctx_at(protocol, 5)) == []
+    assert agent.failures == 0
+
+
+def test_an_open_reported_reverted_is_tried_again(protocol):
+    agent = trader()
+    (call,) = agent.step(ctx_at(protocol, 3))
+    agent.observe([call])
+    assert len(agent.step(ctx_at(protocol, 4))) == 1

@@ -36,7 +36,9 @@ class LeveragedTrader(StablecoinTrader):
         return [p.approve(p.stablecoin, p.perp)]
 
     def step(self, ctx: Context) -> list[Call]:
-        self._sent_open = False
+        if self._sent_open:  # the model reports only reverted calls (observe): an open not reported went through
+            self._sent_open = False
+            self.open_attempts = MAX_OPEN_ATTEMPTS  # even when a stale view (latency_blocks) does not show it yet
         if ctx.block < self.entry_block or self.open_attempts >= MAX_OPEN_ATTEMPTS:
             return []
         if ctx.view.perp_position(self.address, self.market) is not None:
@@ -50,6 +52,7 @@ class LeveragedTrader(StablecoinTrader):
         return [ctx.protocol.open_position(self.market, self.is_long, margin, leverage_wad(self.leverage), 0)]
 
     def observe(self, failed: Sequence[Call]) -> None:
+        """Called by the model only when some of this block's calls reverted: the open did not go through."""
         super().observe(failed)
-        if self._sent_open and not failed:
-            self.open_attempts = MAX_OPEN_ATTEMPTS  # opened: done
+        if any(call.action == "openPosition" for call in failed):
+            self._sent_open = False

@@ -141,6 +141,8 @@ def _param_problems(base: Scenario, param: Param) -> list[tuple[str, str]]:
     where = f"params.{param.path}"
     if param.steps[0] in RUN_FIELDS:
         return [(where, f"{param.steps[0]} is set per run by the search: change it in the scenario")]
+    if param.steps[0] == "calibration":
+        return [(where, "the targets every trial is scored against cannot be searched over: change calibration in the scenario")]
     try:
         target(base, param.override(None))
     except ScenarioError as error:

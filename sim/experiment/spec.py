@@ -190,6 +190,11 @@ def load_experiment(path: str | Path, allow_large: bool = False) -> Experiment:
             problems += [(f"cell {cell.index} ({label}): {where}", message) for where, message in error.problems]
             if len(problems) >= 20:
                 break
+    checked = {base.calibration}  # a set or grid may name a targets file of its own: checked once each, before any run
+    for cell, scenario in zip(cells, scenarios):
+        if scenario.calibration not in checked:
+            checked.add(scenario.calibration)
+            problems += [(f"cell {cell.index}: {where}", message) for where, message in calibration_problems(scenario)]
     if spec.paths.crash_size_scale is not None:
         problems += [(f"cell {cell.index}", "paths.crash_size_scale scales the crash, but this cell's scenario has none (shock.crash)")
                      for cell, scenario in zip(cells, scenarios) if scenario.shock.crash is None][:5]

@@ -41,8 +41,15 @@ def run_key(cell: int, seed: int, prefix: str = "c") -> str:
 
 def fingerprint(scenario: Scenario) -> str:
     """What a run's outputs depend on, as a hash: its whole scenario (seed and path draws included)
-    but its name, which labels the run and changes nothing in it."""
-    return hashlib.sha256(scenario.model_dump_json(exclude={"name"}).encode()).hexdigest()
+    but its name, which labels the run and changes nothing in it; with calibration targets, what
+    the targets file holds too (its calibration.json scores against it: an edited file reruns)."""
+    digest = hashlib.sha256(scenario.model_dump_json(exclude={"name"}).encode())
+    if scenario.calibration is not None:
+        try:
+            digest.update(b"\0calibration\0" + Path(scenario.calibration).read_bytes())
+        except OSError:  # checked before the sweep starts; gone since: the run says so
+            pass
+    return digest.hexdigest()
 
 
 def flatten(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:
