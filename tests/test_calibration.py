@@ -72,9 +72,10 @@ def test_a_missing_figure_scores_zero_and_the_score_is_the_weighted_mean_of_the_
 # ---------------------------------------------------------------- metrics
 
 
-def event(kind: str, t_s: int, notional: float, side: str = "long", pnl: float = math.nan) -> dict:
+def event(kind: str, t_s: int, notional: float, side: str = "long", pnl: float = math.nan, account: str = "") -> dict:
     row = dict.fromkeys(EVENT_COLUMNS, "")
-    row.update(kind=kind, timestamp_s=t_s, notional_usd=notional, side=side, pnl_usd=pnl, block=t_s // 12)
+    row.update(kind=kind, timestamp_s=t_s, notional_usd=notional, side=side, pnl_usd=pnl, block=t_s // 12, account=account,
+               asset="ALT")
     return row
 
 
@@ -88,13 +89,18 @@ PERP, ADL = EventKind.PERP_LIQUIDATION, EventKind.ADL_FILL
 
 def test_the_adl_metrics_read_the_events():
     events = [event(PERP, 1000, 100.0), event(PERP, 1012, 300.0), event(PERP, 1030, 600.0),
-              event(ADL, 1060, 50.0, pnl=10.0), event(ADL, 1072, 70.0, pnl=-1.0), event(ADL, 1090, 30.0, pnl=2.0),
-              event(ADL, 1090, 30.0)]  # no pnl known: not counted in the profit share
+              event(ADL, 1060, 50.0, pnl=10.0, account="a"), event(ADL, 1072, 70.0, pnl=-1.0, account="b"),
+              event(ADL, 1090, 30.0, pnl=2.0, account="c"), event(ADL, 1090, 30.0, account="d")]  # d: no pnl known, not counted
     t = tables(events)
     assert compute("adl_to_perp_liquidation_notional", t) == pytest.approx((50 + 70 + 30 + 30) / (100 + 300 + 600))
     assert compute("adl_fills_per_perp_liquidation", t) == pytest.approx(4 / 3)
     assert compute("first_perp_liquidation_to_first_adl_s", t) == 1060 - 1000
-    assert compute("adl_in_profit_share", t) == pytest.approx(2 / 3)
+    assert compute("adl_in_profit_share", t) == pytest.approx(2 / 3)  # positions a, c of a, b, c
+    # positions, not fills (the day's 94.5% counts positions): b reduced twice, once at a loss, once
+    # at a larger gain, is one position in profit; e twice at a loss is one position not in profit
+    again = events + [event(ADL, 1100, 10.0, pnl=5.0, account="b"), event(ADL, 1100, 10.0, pnl=-1.0, account="e"),
+                      event(ADL, 1112, 10.0, pnl=-1.0, account="e")]
+    assert compute("adl_in_profit_share", tables(again)) == pytest.approx(3 / 4)
 
 
 def test_the_adl_metrics_have_no_figure_without_adl_or_liquidations():
@@ -265,3 +271,34 @@ def test_a_sweep_reruns_a_run_whose_targets_file_changed(tmp_path):
     assert fingerprint(scenario) == before
     write_targets(tmp_path, [GOOD | {"tolerance": 0.05}])
     assert fingerprint(scenario) != before
+
+
+def test_a_target_on_an_asset_without_a_pool_is_refused_with_its_place(tmp_path):
+    targets = write_targets(tmp_path, [GOOD, GOOD | {"name": "zzz", "asset": "ZZZ"}])
+    scenario = parse_scenario({**TINY, "calibration": str(targets)})
+    (where, why), = calibration_problems(scenario)
+    assert where == "calibration" and "targets[1].asset" in why and "no pool of 'ZZZ'" in why
+
+
+def test_a_symlinked_scenario_reads_its_targets_beside_the_real_file(tmp_path):
+    real = tmp_path / "project" / "scenarios"
+    real.mkdir(parents=True)
+    (tmp_path / "project" / "calibration").mkdir()
+    write_targets(tmp_path / "project" / "calibration", [GOOD])
+    (real / "tiny.yaml").write_text(yaml.safe_dump({**TINY, "calibration": "../calibration/targets.yaml"}))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "link.yaml").symlink_to(real / "tiny.yaml")
+    assert load_scenario(elsewhere / "link.yaml").calibration == str((tmp_path / "project" / "calibration" / "targets.yaml").resolve())
+
+
+def test_an_experiment_names_a_targets_file_relative_to_itself_wherever_it_is_run_from(tmp_path, monkeypatch):
+    from sim.experiment.spec import load_experiment
+
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    write_targets(tmp_path, [GOOD], "mine.yaml")
+    (tmp_path / "e.yaml").write_text(yaml.safe_dump({"scenario": "tiny.yaml", "name": "e", "seeds": 1,
+                                                     "set": {"calibration": "mine.yaml"}, "grid": {"blocks": [TINY["blocks"]]}}))
+    monkeypatch.chdir(tmp_path.parent)  # not the experiment's folder
+    experiment = load_experiment(tmp_path / "e.yaml")
+    assert {scenario.calibration for scenario in experiment.scenarios} == {str((tmp_path / "mine.yaml").resolve())}

@@ -5,6 +5,8 @@ out in agent_fixtures.v2_out, gas limit × bid at the default gas-token price)."
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from agent_fixtures import ALT, LIQUIDATOR, MARKET_IDS, USD8, USDC, WAD, actions, addr, make_context, make_protocol, make_snapshot, perp_pos, reserves_at, v2_out
 
@@ -120,3 +122,15 @@ def test_a_perp_position_is_liquidated_only_when_its_fee_beats_the_gas(protocol)
     calls = liquidator().liquidate_perps(ctx)
     assert actions(calls) == ["liquidate"] and calls[0].args[:2] == (OTHER, MARKET_IDS["ALT"])
     assert len(liquidator(require_profit=False).liquidate_perps(ctx)) == 2
+
+
+def test_a_supply_claim_is_worth_the_pool_spot_and_without_a_pool_the_lending_price():
+    no_pool = dataclasses.replace(make_protocol(), pools={})
+    view = make_snapshot(no_pool, pool_reserves={}, balances={LIQUIDATOR: {"USDC": 10_000_000 * USDC}},
+                         lending_positions={USER: {"ALT": (10_000_000 * ALT, 0), "USDC": (0, 100_000 * USDC)}},
+                         health={USER: HF_ABOVE_FULL_LINE})
+    ctx = make_context(no_pool, view)
+    assert liquidator().liquidate_loans(ctx) == []  # it would have to sell the seizure: nowhere to
+    (call,) = liquidator(receive_a_token=True).liquidate_loans(ctx)
+    # kept as a claim worth the lending price: 10% bonus on $50k against about $1.44 of gas
+    assert call.args[2:] == (USER, 50_000 * USDC, True)

@@ -15,7 +15,7 @@ from sim.protocol.constants import (
     MIN_LEFTOVER_BASE_USD8,
 )
 from sim.record.schema import AgentKind
-from sim.units import BPS, USD_UNIT, WAD, mul_div, units_for_usd
+from sim.units import BPS, USD_UNIT, WAD, mul_div, rescale, units_for_usd
 
 MAX_LIQUIDATIONS_PER_BLOCK = 25
 SMALLER_COVER_TRIES = 4  # a repayment whose collateral would not sell at a profit is halved up to this often
@@ -89,7 +89,7 @@ class Liquidator(StablecoinTrader):
     price) into its pool, after what the bot already holds or seized this block, returns more than
     the repayment plus the call's gas (a smaller repayment, down to a sixteenth, is tried when the
     close factor's one does not pay); a perp position when the fee (``perp_fee_bps`` of its
-    notional) is above the gas. Without it, it liquidates whatever it can."""
+    notional at the margin price) is above the gas. Without it, it liquidates whatever it can."""
 
     max_slippage: float = 0.05
     close_factor_bps: int = DEFAULT_CLOSE_FACTOR_BPS  # the pool's own defaults until the scenario sets them
@@ -181,22 +181,23 @@ class Liquidator(StablecoinTrader):
         """``(profit, seized)``: stablecoin units gained by repaying ``cover`` of ``user``'s debt
         and selling the collateral seized for it into its pool after ``ahead`` units already on
         their way there (kept as a supply claim with ``receive_a_token``: worth the pool's spot
-        price); the call's gas counted at this bot's bid."""
+        price, or the lending price when it has no pool); the call's gas counted at this bot's bid.
+        A collateral it would have to sell and has no pool for never pays."""
         view, p = ctx.view, ctx.protocol
         stable = p.stablecoin
         price8 = view.lending_prices.get(collateral)
         pool = p.pools.get(collateral)
-        if not price8 or pool is None:
-            return -1, 0
+        if not price8 or (pool is None and not self.receive_a_token):
+            return -1, 0  # nowhere to sell it
         cover_usd8 = ctx.usd_of(stable, cover, view.lending_prices.get(stable) or USD_UNIT)
         bonus_bps = self.liquidation_bonus_bps.get(collateral, BPS)
         seized = min(units_for_usd(mul_div(cover_usd8, bonus_bps, BPS), ctx.decimals(collateral), price8),
                      view.lending_position(user, collateral)[0])
-        base, quote = view.pool_reserves[collateral]
-        if base == 0:
+        base, quote = view.pool_reserves[collateral] if pool is not None else (0, 0)
+        if self.receive_a_token:  # kept as a supply claim: worth the pool's spot, or the lending price without a pool
+            proceeds = mul_div(seized, quote, base) if base else ctx.stable_units(ctx.usd_of(collateral, seized, price8))
+        elif base == 0:
             return -1, 0
-        if self.receive_a_token:
-            proceeds = mul_div(seized, quote, base)
         else:
             sold_first = amount_out(ahead, base, quote, pool.fee_bps) if ahead else 0
             proceeds = amount_out(seized, base + ahead, quote - sold_first, pool.fee_bps)
@@ -204,9 +205,13 @@ class Liquidator(StablecoinTrader):
         return proceeds - cover - ctx.stable_units(gas_cost_usd8(gas, ctx.external)), seized
 
     def perp_fee_pays(self, ctx: Context, market: str, position: PerpPos, call: Call) -> bool:
-        """Whether the fee for liquidating ``position`` (its open notional × the market's fee)
-        is above the gas of ``call`` at this bot's bid."""
-        fee = mul_div(position.open_notional, self.perp_fee_bps.get(market, 0), BPS)
+        """Whether the fee for liquidating ``position`` (its notional at the market's margin price ×
+        the market's fee) is above the gas of ``call`` at this bot's bid. A large position is
+        liquidated in chunks, each paying its share: a chunk of $20k or more pays far more than a
+        liquidation's gas, so the whole notional stands in for it."""
+        notional_wad = mul_div(abs(position.size_wad), ctx.view.markets[market].margin_price_wad, WAD)
+        notional = rescale(notional_wad, 18, ctx.decimals(ctx.protocol.stablecoin))
+        fee = mul_div(notional, self.perp_fee_bps.get(market, 0), BPS)
         return fee > ctx.stable_units(gas_cost_usd8(call.gas * self.gas_price_wei, ctx.external))
 
     def debt_to_cover(self, ctx: Context, user: str, collateral: str, debt: int, budget: int) -> int:

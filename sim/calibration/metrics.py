@@ -79,9 +79,14 @@ def first_perp_liquidation_to_first_adl_s(t: RunTables) -> float | None:
 
 
 def adl_in_profit_share(t: RunTables) -> float | None:
-    """Share of the ADL fills (with a known ``pnl_usd``) whose reduced position was in profit."""
-    pnl = _of_kind(t.events, EventKind.ADL_FILL)["pnl_usd"].dropna()
-    return float((pnl > 0).mean()) if not pnl.empty else None
+    """Share of the positions reduced by ADL (an account on a market, however many fills it took,
+    as the day's figure counts positions) whose fills, summed, were in profit; fills with no known
+    ``pnl_usd`` are left out."""
+    fills = _of_kind(t.events, EventKind.ADL_FILL).dropna(subset=["pnl_usd"])
+    if fills.empty:
+        return None
+    per_position = fills.groupby(["account", "asset"])["pnl_usd"].sum()
+    return float((per_position > 0).mean())
 
 
 def lending_deficit_to_lending_liquidated(t: RunTables) -> float | None:

@@ -95,7 +95,10 @@ def calibration_problems(scenario: Scenario) -> list[tuple[str, str]]:
     if scenario.calibration is None:
         return []
     try:
-        load_targets(scenario.calibration)
+        targets = load_targets(scenario.calibration)
     except TargetsError as error:
         return [("calibration", f"{scenario.calibration}: " + "; ".join(f"{w}: {m}" if w else m for w, m in error.problems))]
-    return []
+    pooled = [pool.asset for pool in scenario.pools]  # the one metric with an asset reads its pool
+    unknown = [f"targets[{i}].asset: scenario {scenario.name!r} has no pool of {t.asset!r} (its pools: {', '.join(pooled) or 'none'})"
+               for i, t in enumerate(targets) if t.asset is not None and t.asset not in pooled]
+    return [("calibration", f"{scenario.calibration}: " + "; ".join(unknown))] if unknown else []

@@ -196,7 +196,8 @@ def write_search_outputs(search: Search, out_dir: Path, trials: list[Trial], rep
     write_atomic(out_dir / RUNS_FILE, parquet_bytes(runs))
     best = best_of(search, frame, targets)
     if best is not None:
-        header = "# The best trial of `ape run calibrate`: paste `set:` into an experiment, or each PATH: value into the scenario.\n"
+        header = ("# The best trial of `ape run calibrate`: paste `set:` into an experiment, or pass each entry to\n"
+                  "# `ape run cascade --set PATH=VALUE`; to keep them, write each value at its path in the scenario file.\n")
         write_atomic(out_dir / BEST_FILE, (header + yaml.safe_dump(best, sort_keys=False, allow_unicode=True)).encode())
     if report and best is not None:
         from sim.report.calibrate import write_calibrate_report  # matplotlib is only needed here

@@ -109,19 +109,30 @@ class Search:
         return values
 
 
+class ParamsError(ExperimentError):
+    """A params file that cannot be searched; ``problems`` are ``(where, message)`` pairs."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        super().__init__(source, problems)
+        self.args = (self.args[0].replace("invalid experiment", "invalid params file", 1),)
+
+
 def load_params(base: Scenario, path: str | Path, seeds: int | None = None) -> Search:
-    """Read and check a params file against ``base``; :class:`ExperimentError` naming every problem."""
+    """Read and check a params file against ``base``; :class:`ParamsError` naming every problem."""
     source = str(path)
     problems: list[tuple[str, str]] = []
     if base.calibration is None:
         problems.append(("scenario", f"{base.name} names no calibration targets (calibration: FILE): nothing to score a trial by"))
-    data = read_yaml(Path(path))
+    try:
+        data = read_yaml(Path(path))
+    except ScenarioError as error:  # unreadable, not YAML
+        raise ParamsError(source, problems + error.problems) from None
     if not isinstance(data, dict):
-        raise ExperimentError(source, problems + [("", "expected a mapping with params: {PATH: {low, high} | {choices}}")])
+        raise ParamsError(source, problems + [("", "expected a mapping with params: {PATH: {low, high} | {choices}}")])
     try:
         spec = ParamsFile.model_validate(data)
     except ValidationError as error:
-        raise ExperimentError(source, problems + validation_problems(error)) from None
+        raise ParamsError(source, problems + validation_problems(error)) from None
     params = []
     for key, value_range in spec.params.items():
         try:
@@ -133,7 +144,7 @@ def load_params(base: Scenario, path: str | Path, seeds: int | None = None) -> S
     if seeds is not None and not 1 <= seeds <= MAX_SEEDS:
         problems.append(("--seeds", f"must be 1 to {MAX_SEEDS}, got {seeds}"))
     if problems:
-        raise ExperimentError(source, problems)
+        raise ParamsError(source, problems)
     return Search(base, params, seeds or spec.seeds, source)
 
 

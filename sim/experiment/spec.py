@@ -171,7 +171,7 @@ def load_experiment(path: str | Path, allow_large: bool = False) -> Experiment:
         base = None
     else:
         problems += [(f"scenario ({spec.scenario})", f"{where}: {message}") for where, message in calibration_problems(base)]
-    fixed = _overrides(spec.set, "set", problems)
+    fixed = _overrides(_files_beside(spec.set, path.parent), "set", problems)
     axes = {key: _path(key, f"grid.{key}", problems) for key in spec.grid}
     if base is not None and not problems:
         problems += _overlaps(base, fixed + [Override(key, steps, values[0]) for (key, steps), values in zip(axes.items(), spec.grid.values())])
@@ -182,7 +182,7 @@ def load_experiment(path: str | Path, allow_large: bool = False) -> Experiment:
              for i, values in enumerate(itertools.product(*spec.grid.values()))]
     scenarios = []
     for cell in cells:
-        overrides = fixed + [Override(key, axes[key], value) for key, value in cell.params.items()]
+        overrides = fixed + [Override(key, axes[key], value) for key, value in _files_beside(cell.params, path.parent).items()]
         try:
             scenarios.append(apply_overrides(base, overrides, f"{spec.name} cell {cell.index}"))
         except ScenarioError as error:
@@ -272,6 +272,15 @@ def _path(key: str, where: str, problems: list[tuple[str, str]]) -> tuple:
     except ValueError as error:
         problems.append((where, str(error)))
         return ()
+
+
+def _files_beside(values: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``values`` with a relative ``calibration`` file read from the experiment's folder, as its
+    ``scenario:`` is (not from wherever the sweep was started)."""
+    named = values.get("calibration")
+    if not isinstance(named, str) or not named:
+        return values
+    return {**values, "calibration": str(folder / Path(named).expanduser())}
 
 
 def _overrides(values: dict[str, Any], section: str, problems: list[tuple[str, str]]) -> list[Override]:

@@ -120,7 +120,8 @@ def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
     data = read_yaml(path)
     if isinstance(data, dict) and isinstance(data.get("calibration"), str) and data["calibration"]:
-        data["calibration"] = str(path.parent / Path(data["calibration"]).expanduser())  # the file's folder, not the cwd
+        # the folder of the file itself (a symlinked scenario's real one), not the cwd
+        data["calibration"] = str(path.resolve().parent / Path(data["calibration"]).expanduser())
     return parse_scenario(data, str(path))
 
 
