@@ -9,6 +9,7 @@ Exit codes: 0 done, 1 the cluster failed, 2 bad input, 130 / 143 interrupted by 
 """
 
 import contextlib
+import re
 import shutil
 import sys
 import time
@@ -18,7 +19,7 @@ import click
 
 from sim.calibration.targets import calibration_problems
 from sim.experiment.cli import RunBar, cluster_options, cluster_problem
-from sim.experiment.calibrate import calibrate_names, run_search, write_search_outputs
+from sim.experiment.calibrate import TRIAL_PREFIX, calibrate_names, run_search, write_search_outputs
 from sim.experiment.params import load_params
 from sim.files import OutputDirError, output_lock
 from sim.model.interrupts import Interrupted
@@ -28,6 +29,9 @@ from sim.scenario import ScenarioError, load_scenario
 def _bad_input(message: str) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(2)
+
+
+TRIAL_RUN = re.compile(rf"{TRIAL_PREFIX}\d+-s\d+")  # a trial's run folder under runs/
 
 
 def _prepare_out(out_dir: Path, overwrite: bool) -> None:
@@ -40,6 +44,9 @@ def _prepare_out(out_dir: Path, overwrite: bool) -> None:
     names = calibrate_names()
     present = sorted(p.name for p in out_dir.iterdir() if not p.name.startswith("."))
     foreign = [n for n in present if n not in names]
+    runs = out_dir / "runs"
+    if runs.is_dir():  # a sweep's runs are c<cell>-s<seed>: never a calibration's to delete
+        foreign += [f"runs/{p.name}" for p in runs.iterdir() if not p.name.startswith(".") and not TRIAL_RUN.fullmatch(p.name)]
     if foreign:
         _bad_input(f"--out {out_dir} holds files that are not a calibration's ({', '.join(foreign[:5])}): choose another --out")
     if present and not overwrite:

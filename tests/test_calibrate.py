@@ -121,6 +121,10 @@ def test_the_cli_never_replaces_a_previous_search_silently(tmp_path):
     done = calibrate(scenario, params_file, tmp_path / "out", "--trials", "1")
     assert done.returncode == 2 and "pass --overwrite" in done.stderr
     assert (tmp_path / "out" / "trials.parquet").read_bytes() == b"earlier"
+    # a sweep's runs (c<cell>-s<seed>) are not a calibration's: never deleted, even with --overwrite
+    (tmp_path / "sweep" / "runs" / "c0-s1").mkdir(parents=True)
+    done = calibrate(scenario, params_file, tmp_path / "sweep", "--trials", "1", "--overwrite")
+    assert done.returncode == 2 and "runs/c0-s1" in done.stderr and (tmp_path / "sweep" / "runs" / "c0-s1").is_dir()
 
 
 def test_the_first_trial_is_the_scenario_as_it_is_when_its_values_lie_in_the_ranges(tmp_path):
