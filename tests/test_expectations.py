@@ -64,7 +64,7 @@ def test_metrics_are_checked_against_the_summarys_own_figures():
     for good in ("bad_debt_usd.total", "liquidations_usd.total", "adl.notional_usd", "market_makers.pnl_usd",
                  "block_space.liquidation_inclusion_delay_blocks_median", "drawdown.ALT.amm", "adl.by_agent_type_usd.market_maker"):
         assert metric_problem(good) is None, good
-    assert "bad_debt_usd has no figure 'totl' (there: lending_deficit, perp_uncovered, total)" == metric_problem("bad_debt_usd.totl")
+    assert "bad_debt_usd has no figure 'totl' (there: lending_deficit, lending_underwater, perp_uncovered, total)" == metric_problem("bad_debt_usd.totl")
     assert "is a section, not a figure" in metric_problem("bad_debt_usd")
     assert "has no figure 'scenario'" in metric_problem("scenario")  # text, not a number
     assert "has no figure 'token_conservation'" in metric_problem("token_conservation.USDC")

@@ -83,4 +83,4 @@ def test_calm_has_no_liquidations_and_no_bad_debt(tmp_path):
     summary = run_cascade(SCENARIOS / "calm.yaml", tmp_path, progress=False).summary
     assert summary["liquidation_count"] == {"lending": 0, "perp": 0}
     assert summary["adl"]["events"] == 0
-    assert summary["bad_debt_usd"] == {"lending_deficit": 0.0, "perp_uncovered": 0.0, "total": 0.0}
+    assert summary["bad_debt_usd"] == {"lending_deficit": 0.0, "perp_uncovered": 0.0, "total": 0.0, "lending_underwater": 0.0}

@@ -95,8 +95,9 @@ def depth_figures(timeseries: pd.DataFrame, pools: list[str]) -> dict[str, Depth
 
 
 def fund_figures(timeseries: pd.DataFrame) -> tuple[FundUsd | None, BadDebtUsd | None]:
-    """The insurance fund (start, low, end) and the bad debt left at the end."""
-    per_block = timeseries.groupby("block")[["insurance_fund_usd", "perp_bad_debt_usd"]].first()
+    """The insurance fund (start, low, end) and the bad debt left at the end, with the loans left
+    under water that are not (yet) a deficit."""
+    per_block = timeseries.groupby("block")[["insurance_fund_usd", "perp_bad_debt_usd", "lending_underwater_usd"]].first()
     deficits = timeseries.groupby("block")["lending_deficit_usd"].sum(min_count=1)
     if per_block.empty:
         return None, None
@@ -107,7 +108,8 @@ def fund_figures(timeseries: pd.DataFrame) -> tuple[FundUsd | None, BadDebtUsd |
     )
     lending_deficit = float(np.nan_to_num(deficits.iloc[-1]))
     perp_uncovered = float(per_block["perp_bad_debt_usd"].iloc[-1])
-    bad_debt = BadDebtUsd(lending_deficit, perp_uncovered, total=lending_deficit + perp_uncovered)
+    underwater = float(np.nan_to_num(per_block["lending_underwater_usd"].iloc[-1]))
+    bad_debt = BadDebtUsd(lending_deficit, perp_uncovered, total=lending_deficit + perp_uncovered, lending_underwater=underwater)
     return fund, bad_debt
 
 

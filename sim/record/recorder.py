@@ -72,6 +72,13 @@ def abandoned_usd8(protocol: Protocol, snapshot: Snapshot, account: str, externa
     return max(-lending, 0) + sum(max(-value, 0) for value in _perp_usd8(protocol, snapshot, account, external))
 
 
+def underwater_usd8(protocol: Protocol, snapshot: Snapshot, external: dict[str, int]) -> int:
+    """The lending pool's loans worth more than their collateral, summed (debt − collateral at
+    external prices, 8-decimal USD): the loss it carries but has not recognised as a deficit, since
+    a deficit is recorded only when a liquidation takes an account's last collateral."""
+    return sum(max(-_lending_usd8(protocol, snapshot, account, external), 0) for account in snapshot.lending_positions)
+
+
 def _lending_usd8(protocol: Protocol, snapshot: Snapshot, account: str, external: dict[str, int]) -> int:
     return sum(usd_value(collateral - debt, protocol.tokens[symbol].decimals, external[symbol])
                for symbol, (collateral, debt) in snapshot.lending_positions.get(account, {}).items())
@@ -145,6 +152,7 @@ class Recorder:
             "insurance_fund_usd": units_float(snapshot.insurance_fund, stable_decimals),
             "perp_bad_debt_usd": units_float(snapshot.perp_bad_debt, stable_decimals),
             "mempool_txs": mempool_txs,
+            "lending_underwater_usd": usd_float(underwater_usd8(self.protocol, snapshot, external)),
         }
         for j, symbol in enumerate(self.prices.symbols):
             row: dict[str, Any] = dict.fromkeys(TIMESERIES_COLUMNS, NAN)

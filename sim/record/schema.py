@@ -76,13 +76,17 @@ TIMESERIES_COLUMNS: Final = (
     "mark_price_usd", "index_price_usd", "margin_price_usd", "pool_depth_usd", "lending_supplied_usd", "lending_debt_usd",
     "lending_deficit_usd", "open_interest_long_usd", "open_interest_short_usd", "insurance_fund_usd",
     "perp_bad_debt_usd", "funding_cumulative_usd_per_base", "market_maker_net_delta_usd", "mempool_txs", "market_maker_hedge_usd",
+    "lending_underwater_usd",
 )
 """``timeseries.parquet``: one row per block and asset (``time_s`` = block × block time).
 ``mark_price_usd`` is the perp vAMM's price; ``margin_price_usd`` what the market's margin checks
 read (vAMM, index or median mark, by its ``margin_price_source``); ``mempool_txs`` counts the
 transactions waiting in the mempool after the block because they did not fit its gas limit (the
 same on every asset's row of a block; 0 at block 0); ``market_maker_hedge_usd`` the market makers'
-perp shorts on the asset at the external price, beside their ``market_maker_net_delta_usd``."""
+perp shorts on the asset at the external price, beside their ``market_maker_net_delta_usd``;
+``lending_underwater_usd`` the lending pool's loans worth more than their collateral at external
+prices (debt − collateral, summed; the same on every row of a block): a loss not yet recognised as
+``lending_deficit_usd``, which is recorded only when a liquidation takes the last collateral."""
 
 AGENT_COLUMNS: Final = (
     "agent_id", "agent_type", "address", "start_equity_usd", "end_equity_usd", "pnl_usd", "failed_tx", "walked_away_usd",

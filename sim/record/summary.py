@@ -77,6 +77,9 @@ class BadDebtUsd:
     lending_deficit: float
     perp_uncovered: float
     total: float  # lending_deficit + perp_uncovered: what the protocols lost
+    # loans worth more than their collateral at the end, at external prices, not yet a deficit
+    # (no liquidation took their last collateral: on a thin pool none may pay); not in total
+    lending_underwater: float = 0.0
 
 
 @dataclass(frozen=True)
