@@ -18,9 +18,8 @@ class LeveragedTrader(StablecoinTrader):
     for one position on ``market`` (long or short) at ``leverage``, then holds it: no top-ups, no
     stop: the position ends closed by its liquidation, by ADL, or open at the end of the run.
 
-    The population draws each member's leverage, side and entry block (the Hyperliquid book of
-    10 October: mostly longs, leverage from 2× to the market's maximum, opened over the hours
-    before the shock), so liquidation prices spread along the fall instead of sitting on one line."""
+    The population draws each member's leverage, side and entry block (as the book of
+    10 October: mostly longs, leverage from 2× to the market's maximum, opened before the shock), so liquidation prices spread along the fall instead of sitting on one line."""
 
     market: str = ""
     is_long: bool = True
