@@ -241,7 +241,7 @@ MALFORMED = [
     pytest.param([put("agents.traders[0].leverage", {"uniform": [4, 12]})], "agents.traders[0].leverage", "above BTC's maximum leverage 10", id="trader-leverage-above-market"),
     pytest.param([put("agents.traders[0].leverage", {"uniform": [0.5, 2]})], "agents.traders[0].leverage", "at least 1", id="trader-leverage-below-one"),
     pytest.param([put("agents.traders[0].long_share", 1.5)], "agents.traders[0].long_share", "less than or equal to 1", id="trader-long-share"),
-    pytest.param([put("agents.traders[2].entry_start_block", 295)], "agents.traders[2].entry_window_blocks", "entries would run to block 304, after the last block (300)", id="trader-entries-after-the-end"),
+    pytest.param([put("agents.traders[2].entry_start_block", 295)], "agents.traders[2].entry_window_blocks", "entries would run to block 314, after the last block (300)", id="trader-entries-after-the-end"),
     # ---- the shock
     pytest.param([put("shock.crash.start_block", 300)], "shock.crash.start_block", "must be below blocks (300), got 300", id="crash-after-end"),
     pytest.param([put("shock.crash.size", {"DOGE": 0.1})], "shock.crash.size.DOGE", "unknown asset 'DOGE'", id="crash-unknown-asset"),
