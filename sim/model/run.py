@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from sim.calibration.targets import calibration_problems
 from sim.files import check_output_dir, output_lock, replace_directory, staging_dir
-from sim.model.interrupts import Interrupted, held, signals_raise
+from sim.model.interrupts import Interrupted, signals_raise
 from sim.model.model import CascadeModel
 from sim.model.outputs import SUMMARY_FILE, RunResult, output_names, write_outputs
 from sim.protocol import DEFAULT_NETWORK, Artifact, MinedBlock, ProtocolSession, choose_backend, network_problem, open_session
@@ -83,24 +83,12 @@ def run_cascade(
     problem = network_problem(network) if backend == "anvil" else None
     if problem:
         raise RunFailed(problem)
-    with signals_raise(), output_lock(out_dir):
-        # A signal from here on raises RunInterrupted (no default kill leaving a staging directory
-        # behind): before the model records anything, with nothing written; from its first block,
-        # with what was recorded written; once the run has finished, with its outputs whole.
-        result: RunResult | None = None
+    with output_lock(out_dir), open_session(network, artifacts, owns_node, backend) as session:
+        staged = staging_dir(out_dir)
         try:
-            with open_session(network, artifacts, owns_node, backend) as session:
-                staged = staging_dir(out_dir)
-                try:
-                    result = _run(scenario, session, staged, out_dir, progress, report)
-                finally:
-                    shutil.rmtree(staged, ignore_errors=True)  # gone already when it replaced out_dir
-        except Interrupted as error:
-            if result is not None:
-                raise _finished_but_interrupted(scenario, out_dir, error) from error
-            raise RunInterrupted(f"run of {scenario.name!r} interrupted ({error}) before its first block; nothing was written",
-                                 error.exit_code) from error
-        return result
+            return _run(scenario, session, staged, out_dir, progress, report)
+        finally:
+            shutil.rmtree(staged, ignore_errors=True)  # gone already when it replaced out_dir
 
 
 def _run(scenario: Scenario, session: ProtocolSession, staged: Path, out_dir: Path, progress: bool, report: bool) -> RunResult:
@@ -114,20 +102,10 @@ def _run(scenario: Scenario, session: ProtocolSession, staged: Path, out_dir: Pa
         except (Exception, KeyboardInterrupt, Interrupted) as error:
             raise _stopped(model, session, checkpoint, staged, out_dir, time.perf_counter() - started, error, report) from error
         session.restore(checkpoint)
-        try:
-            with held():  # a signal now waits until the finished run is written and in place
-                result = write_outputs(staged, model, time.perf_counter() - started, "completed", out_dir, report,
-                                       token_conservation=conservation)
-                _publish(staged, out_dir)
-        except Interrupted as error:
-            raise _finished_but_interrupted(scenario, out_dir, error) from error
+        result = write_outputs(staged, model, time.perf_counter() - started, "completed", out_dir, report,
+                               token_conservation=conservation)
+        _publish(staged, out_dir)
     return result
-
-
-def _finished_but_interrupted(scenario: Scenario, out_dir: Path, error: Interrupted) -> RunInterrupted:
-    """A signal that came once the run had finished: the caller still stops, the outputs are whole."""
-    return RunInterrupted(f"run of {scenario.name!r} interrupted ({error}) as it finished; its outputs are complete in {out_dir}",
-                          error.exit_code)
 
 
 def _publish(staged: Path, out_dir: Path) -> None:
