@@ -330,3 +330,71 @@ def test_a_signal_inside_held_bookkeeping_waits_for_its_end():
         with held():
             done.append("again")
     assert done[-1] == "again"
+
+
+class _DropsASignal:
+    """An object whose finalizer takes a SIGINT: Python drops the exception the handler raises
+    there ("Exception ignored in ..."), which is how a signal was once lost under load."""
+
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)
+
+
+def drop_a_signal() -> None:
+    _DropsASignal()  # finalized at once: the signal arrives, its Interrupted is dropped
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_signal_whose_interrupt_was_dropped_is_raised_at_the_next_block_end():
+    from sim.model.interrupts import Interrupted, held, signals_raise
+
+    done = []
+    with pytest.raises(Interrupted) as raised:
+        with signals_raise():
+            drop_a_signal()
+            done.append("went on")  # the run did not see it here
+            with held():
+                done.append("block recorded")
+            done.append("next block")  # not reached: the block's end raised it
+    assert done == ["went on", "block recorded"] and raised.value.exit_code == 130
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_dropped_signal_is_raised_when_the_block_ends_and_by_a_nested_block_as_it_begins():
+    from sim.model.interrupts import Interrupted, check, signals_raise
+
+    with pytest.raises(Interrupted):
+        with signals_raise():
+            drop_a_signal()
+    entered = []
+    with pytest.raises(Interrupted):
+        with signals_raise():  # an audit: its probes are runs, each a block of its own
+            drop_a_signal()
+            with signals_raise():
+                entered.append("inner")
+    assert entered == []
+    with pytest.raises(Interrupted):
+        with signals_raise():
+            drop_a_signal()
+            check()
+    with signals_raise():  # the next outermost block starts with nothing received
+        check()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_an_audit_stops_on_a_signal_dropped_between_probes_and_writes_nothing(tmp_path):
+    from sim import RunInterrupted, load_scenario
+    from sim.audit.run import audit
+    from sim.model.interrupts import Interrupted
+
+    probes = []
+
+    def on_probe(target, probe) -> None:
+        probes.append(probe)
+        drop_a_signal()  # lands between this probe and the next
+
+    out = tmp_path / "out"
+    with pytest.raises((Interrupted, RunInterrupted)):
+        audit(load_scenario(ROOT / "scenarios" / "audit" / "thin-pool-spot.yaml"), ["spot_pump"], 100e6, out, on_probe=on_probe)
+    assert len(probes) == 1
+    assert not out.exists() and not list(tmp_path.glob(".out.partial-*"))

@@ -21,6 +21,7 @@ from sim.audit.attacks import ATTACKS
 from sim.audit.probe import probe
 from sim.audit.search import Probe, Search, least_paying_capital
 from sim.files import check_output_dir, output_lock, parquet_bytes, replace_directory, staging_dir, write_atomic
+from sim.model.interrupts import check, signals_raise
 from sim.scenario import Scenario
 
 VERDICT_COLUMNS = ("attack", "asset", "applicable", "reason", "vulnerable", "min_capital_usd", "max_profit_usd",
@@ -75,7 +76,8 @@ def audit_names() -> frozenset[str]:
 def audit(scenario: Scenario, attacks: list[str], max_capital_usd: float, out_dir: Path,
           on_probe: Callable[[Target, Probe], None] | None = None, overwrite: bool = False) -> pd.DataFrame:
     """Search every applicable target and write the verdicts, the probes and the report into
-    ``out_dir``, replaced as a whole when the audit ends (nothing of it when the audit fails).
+    ``out_dir``, replaced as a whole when the audit ends (nothing of it when the audit fails or a
+    signal stops it: :class:`~sim.model.interrupts.Interrupted` or :class:`~sim.model.RunInterrupted`).
     Raises ValueError for a scenario that cannot be audited (:func:`audit_problems`)."""
     problems = audit_problems(scenario)
     if problems:
@@ -84,7 +86,8 @@ def audit(scenario: Scenario, attacks: list[str], max_capital_usd: float, out_di
     with output_lock(out_dir):
         staged = staging_dir(out_dir)
         try:
-            verdicts = _audit(scenario, attacks, max_capital_usd, staged, on_probe)
+            with signals_raise():  # between probes too: a signal is raised as Interrupted, never lost
+                verdicts = _audit(scenario, attacks, max_capital_usd, staged, on_probe)
             replace_directory(staged, out_dir)
         finally:
             shutil.rmtree(staged, ignore_errors=True)
@@ -123,6 +126,7 @@ def _search(scenario: Scenario, target: Target, max_capital_usd: float, work: Pa
     count = iter(range(1_000_000))
 
     def evaluate(capital: float) -> Probe:
+        check()  # a signal whose Interrupted was dropped (in a finalizer, say) stops the search here
         run = attack.with_attacker(scenario, target.asset, capital, START_BLOCK)
         result = probe(run, capital, work / f"{target.attack}-{target.asset}-{next(count)}", artifacts)
         if on_probe is not None:

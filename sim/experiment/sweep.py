@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterator
 
 from sim.experiment.spec import Experiment, check_runs
 from sim.files import write_atomic
-from sim.model.interrupts import signals_raise
+from sim.model.interrupts import check, signals_raise
 from sim.scenario import Scenario
 
 ROWS_DIR = "rows"
@@ -266,4 +266,5 @@ def run_tasks(client: Any, tasks: list[Task], out_dir: Path, backend: str,
             lost[task.key] = f"{type(error).__name__}: {error}"
             continue
         on_result(task, row)
+        check()  # a signal whose Interrupted was dropped stops here, the row above kept
     return lost

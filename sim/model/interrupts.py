@@ -1,6 +1,13 @@
 """SIGINT and SIGTERM during a run: raised as :class:`Interrupted` where the run is, so that it
 can keep what it recorded, instead of whatever handler was installed before (Ape's calls
-``sys.exit``, which skips every clean-up)."""
+``sys.exit``, which skips every clean-up).
+
+A signal is never lost. The handler remembers it before it raises, and the run's checkpoints
+raise it again if the first :class:`Interrupted` never reached the run: Python drops an exception
+raised while a ``__del__`` or a weakref callback runs ("Exception ignored in ..."), and a signal
+can land there. The checkpoints are the end of every :func:`held` block (once per block) and the
+entry and normal exit of every :func:`signals_raise` block (an audit's next probe, the end of a
+run), and :func:`check` wherever a long loop calls it."""
 
 from __future__ import annotations
 
@@ -26,35 +33,48 @@ class Interrupted(BaseException):
 
 
 class _State:
-    """The handler's state: whether it has raised, and a signal held back by :func:`held`."""
+    """The handler's state, shared by nested :func:`signals_raise` blocks (the outermost one
+    starts it afresh): the signal received, and how deep :func:`held` blocks are."""
 
-    raised = False
-    holding = 0  # depth of held() blocks
-    pending: int | None = None
+    depth = 0  # of signals_raise blocks
+    signal_number: int | None = None  # the first signal received; later ones are ignored
+    holding = 0  # of held() blocks
+
+
+def _handler(signal_number: int, frame: object) -> None:
+    if _State.signal_number is not None:  # the run is stopping already: let it write what it has
+        return
+    _State.signal_number = signal_number
+    if not _State.holding:  # else raised as the held block ends
+        raise Interrupted(signal_number)
+
+
+def check() -> None:
+    """Raise :class:`Interrupted` for a signal received in the current :func:`signals_raise`
+    block. Call it only where the run goes on normally: once the first :class:`Interrupted` has
+    reached the run, the run is stopping and calls no checkpoint."""
+    if _State.signal_number is not None and _State.depth:
+        raise Interrupted(_State.signal_number)
 
 
 @contextmanager
 def signals_raise() -> Iterator[None]:
     """Within the block, the first SIGINT or SIGTERM raises :class:`Interrupted`; later ones are
-    ignored while the run writes what it has. Outside the main thread, nothing changes."""
+    ignored while the run writes what it has. Blocks nest: an inner one raises at once a signal
+    the outer one received. Outside the main thread, nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    _State.raised, _State.holding, _State.pending = False, 0, None
-
-    def handler(signal_number: int, frame: object) -> None:
-        if _State.raised or _State.pending is not None:
-            return
-        if _State.holding:
-            _State.pending = signal_number  # raised when the held block ends
-            return
-        _State.raised = True
-        raise Interrupted(signal_number)
-
-    previous = {s: signal.signal(s, handler) for s in SIGNALS}
+    if _State.depth == 0:
+        _State.signal_number, _State.holding = None, 0
+    check()
+    previous = {s: signal.signal(s, _handler) for s in SIGNALS}
+    _State.depth += 1
     try:
         yield
+        check()  # a signal whose Interrupted was dropped on the way
     finally:
+        _State.depth -= 1
         for s, old in previous.items():
             signal.signal(s, old)
 
@@ -68,7 +88,5 @@ def held() -> Iterator[None]:
         yield
     finally:
         _State.holding -= 1
-        if _State.holding == 0 and _State.pending is not None and not _State.raised:
-            signal_number, _State.pending = _State.pending, None
-            _State.raised = True
-            raise Interrupted(signal_number)
+        if _State.holding == 0:
+            check()

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from sim.calibration.targets import calibration_problems
 from sim.files import check_output_dir, output_lock, replace_directory, staging_dir
-from sim.model.interrupts import Interrupted, signals_raise
+from sim.model.interrupts import Interrupted, held, signals_raise
 from sim.model.model import CascadeModel
 from sim.model.outputs import SUMMARY_FILE, RunResult, output_names, write_outputs
 from sim.protocol import DEFAULT_NETWORK, Artifact, MinedBlock, ProtocolSession, choose_backend, network_problem, open_session
@@ -95,16 +95,25 @@ def _run(scenario: Scenario, session: ProtocolSession, staged: Path, out_dir: Pa
     model = CascadeModel(scenario, session, tables_dir=staged)
     checkpoint = session.checkpoint()
     started = time.perf_counter()
-    with signals_raise():
-        try:
-            run_blocks(model, progress)
-            conservation = model.token_conservation()
-        except (Exception, KeyboardInterrupt, Interrupted) as error:
-            raise _stopped(model, session, checkpoint, staged, out_dir, time.perf_counter() - started, error, report) from error
-        session.restore(checkpoint)
-        result = write_outputs(staged, model, time.perf_counter() - started, "completed", out_dir, report,
-                               token_conservation=conservation)
-        _publish(staged, out_dir)
+    result: RunResult | None = None
+    try:
+        with signals_raise():
+            try:
+                run_blocks(model, progress)
+                conservation = model.token_conservation()
+            except (Exception, KeyboardInterrupt, Interrupted) as error:
+                raise _stopped(model, session, checkpoint, staged, out_dir, time.perf_counter() - started, error, report) from error
+            with held():  # a signal now waits until the finished run is written and in place
+                session.restore(checkpoint)
+                result = write_outputs(staged, model, time.perf_counter() - started, "completed", out_dir, report,
+                                       token_conservation=conservation)
+                _publish(staged, out_dir)
+    except Interrupted as error:
+        if result is None:  # raised as the block began: a signal an enclosing block (an audit's) received
+            raise RunInterrupted(f"run of {model.scenario.name!r} interrupted ({error}) before its first block; nothing was "
+                                 f"written", error.exit_code) from error
+        raise RunInterrupted(f"run of {model.scenario.name!r} interrupted ({error}) as it finished; its outputs are complete "
+                             f"in {out_dir}", error.exit_code) from error
     return result
 
 
